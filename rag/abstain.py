@@ -1,0 +1,229 @@
+"""Deciding that the speeches do not answer a question, from several kinds of evidence.
+
+A raw similarity threshold cannot separate answerable from unanswerable questions (their score
+ranges overlap), so the decision combines:
+- named entities in the question that the corpus never mentions (腾讯, 马化腾, Tesla, GDP);
+- the question's content words: are any of the specific ones (not background words like 湖南) in the corpus;
+- the dense evidence: the best sentence's similarity as a z-score against a corpus sample;
+- whether the question names a speaker the registry knows.
+A false "not found" is worse than a weak answer, so every rule needs strong evidence to abstain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.index import Index
+from rag.keywords import STOPWORDS
+from rag.question import QuestionPlan
+from rag.textutil import has_cjk
+
+_LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9+\-']*|\d+[A-Za-z]+[A-Za-z0-9]*")
+ENTITY_FLAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz"})
+QUESTION_WORDS = frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "did",
+        "does",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "about",
+        "from",
+        "with",
+        "and",
+        "or",
+        "by",
+        "tell",
+        "me",
+        "please",
+        "say",
+        "said",
+        "says",
+        "think",
+        "thinks",
+        "view",
+        "views",
+        "opinion",
+        "speaker",
+        "speakers",
+        "speech",
+        "speeches",
+        "symposium",
+        "executive",
+        "executives",
+        "company",
+        "companies",
+        "according",
+        "mr",
+        "ms",
+        "mrs",
+        "dr",
+    ]
+)
+BACKGROUND_SHARE = 0.2  # a word in this share of paragraphs is background (湖南, 文化), not a topic
+DENSE_CLEAR = 3.0  # z-score of the best sentence similarity that counts as a clear match
+DENSE_WEAK = 1.6  # below this, an English question with no named speaker is taken as unanswered
+ANCHOR_MARGIN = 0.0  # corpus similarity minus off-topic-anchor similarity below this: off topic
+PINYIN_PAIR_LIMIT = 50_000  # chunks up to which adjacent-word pinyin (Malanshan = 马栏+山) is indexed
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The signals behind an abstention decision (kept for debugging and the eval report)."""
+
+    unknown_entities: tuple[str, ...]
+    anchor_margin: float
+    content_words: tuple[str, ...]
+    unknown_words: tuple[str, ...]
+    specific_known: tuple[str, ...]
+    dense_z: float
+    best_similarity: float
+    named_speaker: bool
+    abstain: bool
+    reason: str
+
+
+def _profile(index: Index) -> tuple[str, frozenset[str]]:
+    """Lower-cased metadata text (titles, organisations) and pinyin of corpus words, cached per index."""
+    cached = getattr(index, "_abstain_profile", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    meta = []
+    for s in index.registry.speakers:
+        meta += [s.name, s.title, s.organization, s.title_en, *s.roles_en, *s.person_aliases(), *s.org_names()]
+    for d in index.documents:
+        meta += [d.title, d.subtitle, d.source, *d.event.values()]
+    latin = set(_LATIN_TERM.findall(" ".join(meta).lower()))
+    try:
+        from pypinyin import lazy_pinyin
+
+        for word in index.keyword.vocabulary():
+            if has_cjk(word):
+                latin.add("".join(lazy_pinyin(word)).lower())
+        if len(index.chunks) <= PINYIN_PAIR_LIMIT:
+            for chunk in index.chunks:
+                words = [w for w, _ in index.tokenizer.words(chunk.text) if has_cjk(w)]
+                for a, b in zip(words, [*words[1:], ""], strict=True):
+                    latin.add("".join(lazy_pinyin(a)).lower())
+                    latin.add("".join(lazy_pinyin(a + b)).lower())
+    except ImportError:  # pinyin only widens what counts as known; without it we are more cautious
+        pass
+    for word in index.keyword.vocabulary():
+        if word.isascii():
+            latin.add(word.lower())
+    profile = ("\n".join(meta).lower(), frozenset(latin))
+    index._abstain_profile = profile  # type: ignore[attr-defined]
+    return profile
+
+
+def _known_word(index: Index, word: str, meta_text: str) -> bool:
+    low = word.lower()
+    if index.keyword.doc_freq(low) > 0 or low in meta_text:
+        return True
+    parts = [t for t in index.tokenizer.tokens(word) if t != low]
+    return bool(parts) and all(index.keyword.doc_freq(t) > 0 for t in parts)
+
+
+def _without_mentions(plan: QuestionPlan) -> str:
+    text = plan.question
+    for m in sorted(plan.mentions, key=lambda m: -m.start):
+        text = text[: m.start] + " " + text[m.end :]
+    return text
+
+
+def unknown_latin_entities(index: Index, text: str) -> list[str]:
+    """Capitalised words and acronyms that neither the corpus, its pinyin, nor the metadata knows."""
+    _, known = _profile(index)
+    out: list[str] = []
+    for i, word in enumerate(_LATIN_TERM.findall(text)):
+        low = word.lower().rstrip("'s").replace("'", "")
+        if low in QUESTION_WORDS or len(low) < 2:
+            continue
+        capital = word[0].isupper() or word.isupper() or any(ch.isdigit() for ch in word)
+        if not capital or (i == 0 and not word.isupper()):
+            continue
+        if low in known or low.rstrip("s") in known:
+            continue
+        out.append(word)
+    return out
+
+
+def evaluate(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:
+    """Combine the signals into an abstain / answer decision."""
+    meta_text, _ = _profile(index)
+    rest = _without_mentions(plan)
+    words = [(w, f) for w, f in index.tokenizer.words(rest) if has_cjk(w) and len(w) >= 2 and w not in STOPWORDS]
+    n_docs = max(1, len(index.chunks))
+    known, unknown, entities = [], [], []
+    for w, flag in words:
+        if _known_word(index, w, meta_text):
+            known.append(w)
+        else:
+            unknown.append(w)
+            if flag in ENTITY_FLAGS:
+                entities.append(w)
+    entities += unknown_latin_entities(index, rest)
+    specific = [w for w in known if index.keyword.doc_freq(w.lower()) / n_docs < BACKGROUND_SHARE or n_docs < 10]
+    if len(similarities):
+        best = float(similarities.max())
+        z = (best - float(similarities.mean())) / (float(similarities.std()) or 1e-6)
+    else:
+        best, z = 0.0, 0.0
+    named = bool(plan.mentions) or bool(plan.filter_speakers)
+    anchors = index.anchor_vectors
+    margin = (
+        best - float((anchors @ query_vector).max()) if len(anchors) and anchors.shape[1] == len(query_vector) else 1.0
+    )
+    acronyms = [e for e in entities if e.isupper() or not e.isascii()]
+
+    abstain, reason = False, "answerable"
+    if acronyms or (entities and z < DENSE_CLEAR):
+        abstain, reason = True, f"names that no speech mentions: {', '.join(entities)}"
+    elif not named and margin < ANCHOR_MARGIN:
+        abstain, reason = True, f"closer to everyday off-topic text than to any speech (margin {margin:+.3f})"
+    elif not named and unknown and not specific:
+        abstain, reason = True, f"the topic words are not in the speeches: {', '.join(unknown)}"
+    elif not named and unknown and len(unknown) >= len(specific) and z < DENSE_CLEAR:
+        abstain, reason = True, f"most topic words are not in the speeches: {', '.join(unknown)}"
+    elif not named and not words and z < DENSE_WEAK:
+        abstain, reason = True, "no clear match and no shared words"
+    return Evidence(
+        unknown_entities=tuple(entities),
+        anchor_margin=margin,
+        content_words=tuple(w for w, _ in words),
+        unknown_words=tuple(unknown),
+        specific_known=tuple(specific),
+        dense_z=z,
+        best_similarity=best,
+        named_speaker=named,
+        abstain=abstain,
+        reason=reason,
+    )

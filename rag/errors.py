@@ -1,0 +1,28 @@
+"""Errors the library raises with a message meant for the person who can fix the cause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RagError(Exception):
+    """Base class: the message is one or two sentences a user can act on."""
+
+
+class CorpusError(RagError):
+    """A source document cannot be read or parsed; names the file and, where known, the line."""
+
+    def __init__(self, path: Path | str, reason: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+class IndexError_(RagError):
+    """The index on disk is missing, damaged or built for something else; the message names the fix."""
+
+
+class QuestionError(RagError):
+    """A question or its options are invalid (empty, too long, unknown speaker…)."""

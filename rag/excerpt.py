@@ -1,0 +1,93 @@
+"""Choosing the excerpt: the sentence, or few consecutive sentences, of a paragraph that answer the question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from rag.index import Index
+from rag.textutil import quotes_balanced
+
+KEYWORD_WEIGHT = 0.25  # weight of token overlap next to cosine similarity (both in 0..1)
+EXTEND_MARGIN = 0.03  # a neighbour joins the excerpt when it scores this close to the best sentence
+BACK_REFERENCE = ("这", "其", "此", "该", "它", "他们", "这些", "同时", "因此", "所以")
+SHORT_SENTENCE = 14
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """Offsets of the chosen sentences in their paragraph, and how well they match."""
+
+    start: int
+    end: int
+    score: float
+    sentence_scores: tuple[float, ...]
+
+
+def _token_set(index: Index, row: int) -> frozenset[str]:
+    return _sentence_tokens(id(index), index, row)
+
+
+@lru_cache(maxsize=65_536)
+def _sentence_tokens(_key: int, index: Index, row: int) -> frozenset[str]:
+    chunk_row, start, end = (int(x) for x in index.sentences[row])
+    return frozenset(index.tokenizer.tokens(index.chunks[chunk_row].text[start:end]))
+
+
+def sentence_scores(index: Index, chunk_row: int, query_vector: np.ndarray, tokens: list[str]) -> list[float]:
+    """Score each sentence of a paragraph: cosine similarity plus weighted keyword overlap."""
+    rows = index.sentence_rows[chunk_row]
+    if len(rows) == 0:
+        return []
+    sims = index.sentence_vectors[rows.start : rows.stop] @ query_vector
+    wanted = set(tokens)
+    out = []
+    for i, row in enumerate(rows):
+        overlap = len(wanted & _token_set(index, row)) / len(wanted) if wanted else 0.0
+        out.append(float(sims[i]) + KEYWORD_WEIGHT * overlap)
+    return out
+
+
+def choose_excerpt(
+    index: Index, chunk_row: int, query_vector: np.ndarray, tokens: list[str], max_sentences: int
+) -> Excerpt:
+    """Best sentence, widened to close neighbours, back-references and list introductions; balanced quotes."""
+    text = index.chunks[chunk_row].text
+    rows = index.sentence_rows[chunk_row]
+    if len(rows) <= 1:
+        return Excerpt(0, len(text), 1.0, (1.0,))
+    scores = sentence_scores(index, chunk_row, query_vector, tokens)
+    spans = [(int(index.sentences[r][1]), int(index.sentences[r][2])) for r in rows]
+    best = int(np.argmax(scores))
+    lo = hi = best
+
+    def fits() -> bool:
+        return hi - lo + 1 < max_sentences
+
+    # A sentence that leans on the previous one ("这些合作…") needs it to make sense.
+    if lo > 0 and text[spans[lo][0] :].startswith(BACK_REFERENCE) and fits():
+        lo -= 1
+    # A sentence introducing what follows ("要做好以下三点：") needs the next one.
+    if hi + 1 < len(spans) and text[spans[hi][0] : spans[hi][1]].rstrip().endswith(("：", ":")) and fits():
+        hi += 1
+    while fits():
+        left = scores[lo - 1] if lo > 0 else -np.inf
+        right = scores[hi + 1] if hi + 1 < len(spans) else -np.inf
+        short = spans[hi][1] - spans[lo][0] < SHORT_SENTENCE
+        if right >= left and (right >= scores[best] - EXTEND_MARGIN or (short and np.isfinite(right))):
+            hi += 1
+        elif left > right and (left >= scores[best] - EXTEND_MARGIN or (short and np.isfinite(left))):
+            lo -= 1
+        else:
+            break
+    start, end = spans[lo][0], spans[hi][1]
+    while not quotes_balanced(text[start:end]) and (lo > 0 or hi + 1 < len(spans)):
+        if hi + 1 < len(spans):
+            hi += 1
+        else:
+            lo -= 1
+        start, end = spans[lo][0], spans[hi][1]
+    end = len(text[:end].rstrip())
+    return Excerpt(start, end, float(np.mean(scores[lo : hi + 1])), tuple(scores))

@@ -1,0 +1,462 @@
+"""The on-disk index: a folder of plain files per generation, published atomically, verified on load.
+
+Layout of `RAG_INDEX_DIR`:
+
+    CURRENT                  name of the generation folder that serves (replaced atomically)
+    gen-<time>-<id>/         one complete, immutable generation
+        manifest.json        format, embedder, corpus hash, counts, sha256 of every other file
+        chunks.jsonl         one speaker paragraph per line
+        documents.json, speakers.json, userdict.txt
+        vectors.npy          paragraph vectors (float32, L2-normalised)
+        dense.faiss          FAISS inner-product index over vectors.npy
+        sentences.npy        (chunk row, start, end) of every sentence, int32
+        sentence_vectors.npy sentence vectors (float32)
+        bm25/                bm25s files (JSON + .npy, no pickle)
+        sources/<slug>.txt   the decoded source of every document, for verification
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from rag.corpus import Chunk, Document, DocumentInfo, corpus_hash, load_corpus
+from rag.embedding import Embedder
+from rag.errors import IndexError_
+from rag.keywords import KeywordIndex, KeywordTokenizer
+from rag.settings import Settings
+from rag.speakers import Speaker, SpeakerRegistry
+from rag.textutil import split_sentences
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+LOCK = ".lock"
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(eq=False)
+class Index:
+    """A loaded, verified index generation: everything a query needs, in memory."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    documents: list[DocumentInfo]
+    registry: SpeakerRegistry
+    vectors: np.ndarray
+    dense: Any  # faiss.Index
+    keyword: KeywordIndex
+    tokenizer: KeywordTokenizer
+    sentences: np.ndarray  # (n, 3) int32: chunk row, start, end
+    sentence_vectors: np.ndarray
+    sources: dict[str, str]
+    embedder: Embedder
+    anchor_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
+    sentence_rows: list[range] = field(default_factory=list)
+    rows_by_speaker: dict[str, np.ndarray] = field(default_factory=dict)
+    rows_by_document: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def generation(self) -> str:
+        return str(self.manifest["generation"])
+
+    def chunk_by_id(self, chunk_id: str) -> Chunk | None:
+        return self._by_id.get(chunk_id)
+
+    def __post_init__(self) -> None:
+        self._by_id = {c.id: c for c in self.chunks}
+        starts = np.searchsorted(self.sentences[:, 0], np.arange(len(self.chunks) + 1)) if len(self.sentences) else None
+        self.sentence_rows = [
+            range(int(starts[i]), int(starts[i + 1])) if starts is not None else range(0)
+            for i in range(len(self.chunks))
+        ]
+        by_speaker: dict[str, list[int]] = {}
+        by_doc: dict[str, list[int]] = {}
+        for row, c in enumerate(self.chunks):
+            by_speaker.setdefault(c.speaker, []).append(row)
+            by_doc.setdefault(c.document, []).append(row)
+        self.rows_by_speaker = {k: np.array(v, dtype=np.int64) for k, v in by_speaker.items()}
+        self.rows_by_document = {k: np.array(v, dtype=np.int64) for k, v in by_doc.items()}
+
+
+# ---------------------------------------------------------------- building
+
+ANCHORS_FILE = Path(__file__).parent / "data" / "offtopic_anchors.txt"
+
+
+def offtopic_anchors() -> list[str]:
+    """Everyday off-topic sentences (a data file) used as the "not about the speeches" reference."""
+    lines = ANCHORS_FILE.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def user_words(speakers: list[Speaker]) -> list[str]:
+    """Words jieba must keep whole: names, organisations and their aliases."""
+    words: set[str] = set()
+    for s in speakers:
+        words.update(a for a in (*s.person_aliases(), *s.org_names()) if a and " " not in a)
+    return sorted(words)
+
+
+def make_dense_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str, Any]]:
+    """Exact inner-product search for small corpora; HNSW above the threshold."""
+    n, dim = vectors.shape
+    if n <= threshold:
+        index = faiss.IndexFlatIP(dim)
+        info: dict[str, Any] = {"type": "flat-ip"}
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 96
+        info = {"type": "hnsw-flat-ip", "M": 32, "efConstruction": 80, "efSearch": 96}
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index, info
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def write_generation(
+    folder: Path,
+    documents: list[Document],
+    embedder: Embedder,
+    settings: Settings,
+    corpus_digest: str,
+    generation: str,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Embed and write one complete generation into `folder` (which must be new); returns its manifest."""
+    started = time.perf_counter()
+    chunks = [c for d in documents for c in d.chunks]
+    speakers = [s for d in documents for s in d.speakers]
+    registry = SpeakerRegistry.from_speakers(speakers)
+    words = user_words(registry.speakers)
+    tokenizer = KeywordTokenizer(words)
+
+    sentence_rows: list[tuple[int, int, int]] = []
+    for row, chunk in enumerate(chunks):
+        sentence_rows.extend((row, s, e) for s, e in split_sentences(chunk.text))
+    sentence_texts = [chunks[r].text[s:e] for r, s, e in sentence_rows]
+
+    texts = [c.text for c in chunks] + sentence_texts
+    total = len(texts)
+    parts = []
+    batch = settings.embed_batch_size
+    for i in range(0, total, batch):
+        parts.append(embedder.embed_batch(texts[i : i + batch], "passage"))
+        if progress:
+            progress("embed", min(i + batch, total), total)
+    all_vectors = np.vstack(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
+    vectors = all_vectors[: len(chunks)]
+    sentence_vectors = all_vectors[len(chunks) :]
+    anchor_vectors = embedder.embed_batch(offtopic_anchors(), "passage")
+    dense, dense_info = make_dense_index(vectors, settings.dense_index_threshold)
+    keyword = KeywordIndex.build([tokenizer.tokens(c.text) for c in chunks])
+    if progress:
+        progress("write", 0, 1)
+
+    folder.mkdir(parents=True)
+    with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+        for c in chunks:
+            fh.write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
+    _write_json(folder / "documents.json", [d.info.to_json() for d in documents])
+    _write_json(folder / "speakers.json", [s.__dict__ for s in registry.speakers])
+    (folder / "userdict.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
+    np.save(folder / "sentences.npy", np.array(sentence_rows, dtype=np.int32).reshape(-1, 3), allow_pickle=False)
+    np.save(folder / "sentence_vectors.npy", sentence_vectors.astype(np.float32), allow_pickle=False)
+    np.save(folder / "anchor_vectors.npy", anchor_vectors.astype(np.float32), allow_pickle=False)
+    faiss.write_index(dense, str(folder / "dense.faiss"))
+    (folder / "bm25").mkdir()
+    keyword.save(folder / "bm25")
+    (folder / "sources").mkdir()
+    for d in documents:
+        (folder / "sources" / f"{d.info.slug}.txt").write_text(d.source_text, encoding="utf-8")
+
+    files = {str(p.relative_to(folder)): _sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "generation": generation,
+        "embedder": {"id": embedder.id, "dimension": embedder.dimension},
+        "corpus_hash": corpus_digest,
+        "counts": {
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "sentences": len(sentence_rows),
+            "speakers": sum(1 for s in registry.speakers if s.kind == "speaker"),
+        },
+        "dense_index": dense_info,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.perf_counter() - started, 3),
+        "files": files,
+    }
+    _write_json(folder / "manifest.json", manifest)
+    _fsync_tree(folder)
+    return manifest
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            with p.open("rb") as fh:
+                os.fsync(fh.fileno())
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One builder at a time per index folder (an advisory lock released when the process dies)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / LOCK).open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def publish(index_dir: Path, folder: Path) -> None:
+    """Make `folder` the serving generation: atomic replace of CURRENT, then drop stale generations."""
+    tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
+    tmp.write_text(folder.name + "\n", encoding="utf-8")
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+    fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    cleanup(index_dir, keep=folder.name)
+
+
+def current_generation(index_dir: Path) -> str | None:
+    """Name of the serving generation, or None when nothing has been published."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return name or None
+
+
+def cleanup(index_dir: Path, keep: str | None = None, keep_previous: int = 1) -> list[str]:
+    """Remove abandoned temporary folders and generations older than the previous one; returns removed names."""
+    current = keep or current_generation(index_dir)
+    removed: list[str] = []
+    gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir()), key=lambda p: p.name)
+    older = [g for g in gens if g.name != current]
+    for p in older[: max(0, len(older) - keep_previous)]:
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p.name)
+    for p in index_dir.glob(".tmp-*"):
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p.name)
+    for p in index_dir.glob(f".{CURRENT}.*"):
+        p.unlink(missing_ok=True)
+    return removed
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    documents: list[Document] | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Build a new generation from the corpus and publish it atomically; returns its folder."""
+    from rag.embedding import get_embedder
+
+    embedder = embedder or get_embedder(settings)
+    index_dir = settings.index_dir
+    with build_lock(index_dir):
+        cleanup(index_dir)
+        docs = documents if documents is not None else load_corpus(settings.corpus_dir, settings.max_document_bytes)
+        digest = corpus_hash(settings.corpus_dir) if documents is None else _documents_hash(docs)
+        name = f"gen-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+        tmp = index_dir / f".tmp-{name}"
+        write_generation(tmp, docs, embedder, settings, digest, name, progress)
+        final = index_dir / name
+        os.rename(tmp, final)
+        publish(index_dir, final)
+        return final
+
+
+def _documents_hash(docs: list[Document]) -> str:
+    digest = hashlib.sha256()
+    for d in sorted(docs, key=lambda d: d.info.slug):
+        digest.update(d.info.slug.encode() + b"\0" + d.info.sha256.encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- loading
+
+FIX = "run `rag build --force` to rebuild it"
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexError_(f"The index at {folder} has no manifest.json; {FIX}.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise IndexError_(f"The index manifest {path} is corrupt; {FIX}.") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise IndexError_(
+            f"The index at {folder} has format version {found}, this program reads {FORMAT_VERSION}; {FIX}."
+        )
+    return manifest
+
+
+def serving_folder(index_dir: Path) -> Path:
+    """The folder of the serving generation; refuses when there is none."""
+    name = current_generation(index_dir)
+    if name is None:
+        raise IndexError_(f"No index found in {index_dir}; run `rag build` to create it.")
+    folder = index_dir / name
+    if not folder.is_dir():
+        raise IndexError_(f"The index generation {name} named by {index_dir / CURRENT} is missing; {FIX}.")
+    return folder
+
+
+def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Check every file's sha256 against the manifest."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise IndexError_(f"The index manifest in {folder} lists no files; {FIX}.")
+    for rel, expected in files.items():
+        path = folder / rel
+        if not path.is_file():
+            raise IndexError_(f"The index file {rel} is missing from {folder}; {FIX}.")
+        if _sha256(path) != expected:
+            raise IndexError_(f"The index file {rel} in {folder} is corrupt (checksum mismatch); {FIX}.")
+
+
+def load_index(settings: Settings, embedder: Embedder | None = None, verify: bool = True) -> Index:
+    """Load and verify the serving generation; refuses a missing, corrupt or mismatched index."""
+    from rag.embedding import get_embedder
+
+    folder = serving_folder(settings.index_dir)
+    manifest = read_manifest(folder)
+    if verify:
+        verify_files(folder, manifest)
+    embedder = embedder or get_embedder(settings)
+    built = manifest.get("embedder", {})
+    if built.get("id") != embedder.id or built.get("dimension") != embedder.dimension:
+        raise IndexError_(
+            f"The index was built with embedder {built.get('id')} ({built.get('dimension')}-d) but the settings "
+            f"select {embedder.id} ({embedder.dimension}-d); {FIX} or change RAG_EMBEDDER."
+        )
+    try:
+        chunks = [
+            Chunk.from_json(json.loads(line))
+            for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+            if line
+        ]
+        documents = [DocumentInfo(**d) for d in json.loads((folder / "documents.json").read_text(encoding="utf-8"))]
+        speakers = [
+            Speaker(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
+            for s in json.loads((folder / "speakers.json").read_text(encoding="utf-8"))
+        ]
+        words = (folder / "userdict.txt").read_text(encoding="utf-8").split("\n")
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        sentences = np.load(folder / "sentences.npy", allow_pickle=False)
+        sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
+        anchor_vectors = np.load(folder / "anchor_vectors.npy", allow_pickle=False)
+        dense = faiss.read_index(str(folder / "dense.faiss"))
+        keyword = KeywordIndex.load(folder / "bm25", len(chunks))
+        sources = {d.slug: (folder / "sources" / f"{d.slug}.txt").read_text(encoding="utf-8") for d in documents}
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise IndexError_(f"The index at {folder} cannot be read ({type(exc).__name__}); {FIX}.") from None
+    counts = manifest.get("counts", {})
+    if (
+        len(chunks) != counts.get("chunks")
+        or vectors.shape != (len(chunks), embedder.dimension)
+        or dense.ntotal != len(chunks)
+        or len(sentences) != len(sentence_vectors)
+    ):
+        raise IndexError_(f"The index at {folder} is inconsistent (counts differ from its manifest); {FIX}.")
+    dense_params = manifest.get("dense_index", {})
+    if "efSearch" in dense_params and hasattr(dense, "hnsw"):
+        dense.hnsw.efSearch = int(dense_params["efSearch"])
+    return Index(
+        folder=folder,
+        manifest=manifest,
+        chunks=chunks,
+        documents=documents,
+        registry=SpeakerRegistry.from_speakers(speakers),
+        vectors=vectors,
+        dense=dense,
+        keyword=keyword,
+        tokenizer=KeywordTokenizer(w for w in words if w),
+        sentences=sentences,
+        sentence_vectors=sentence_vectors,
+        sources=sources,
+        embedder=embedder,
+        anchor_vectors=anchor_vectors,
+    )
+
+
+def index_status(settings: Settings, embedder_id: str | None = None) -> str:
+    """Why the index needs building: "missing", "corpus-changed", "embedder-changed", "unreadable", or "ok"."""
+    try:
+        folder = serving_folder(settings.index_dir)
+        manifest = read_manifest(folder)
+    except IndexError_:
+        return "missing" if current_generation(settings.index_dir) is None else "unreadable"
+    if manifest.get("corpus_hash") != corpus_hash(settings.corpus_dir):
+        return "corpus-changed"
+    if embedder_id is not None and manifest.get("embedder", {}).get("id") != embedder_id:
+        return "embedder-changed"
+    return "ok"
+
+
+def ensure_index(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    notify: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
+) -> Index:
+    """Load the index, building it first when there is none or the corpus or embedder changed."""
+    from rag.embedding import get_embedder
+
+    embedder = embedder or get_embedder(settings)
+    status = index_status(settings, embedder.id)
+    if status != "ok":
+        reasons = {
+            "missing": "no index yet",
+            "corpus-changed": "the corpus changed",
+            "embedder-changed": "the embedder changed",
+            "unreadable": "the index is unreadable",
+        }
+        if notify:
+            notify(f"Building the index ({reasons[status]})…")
+        build_index(settings, embedder, progress=progress)
+    return load_index(settings, embedder)

@@ -1,0 +1,258 @@
+"""The Chinese keyword index: jieba tokens (speaker names and aliases kept whole) scored with BM25 (bm25s)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+logging.getLogger("jieba").setLevel(logging.WARNING)
+
+STOPWORDS = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "与",
+        "及",
+        "是",
+        "在",
+        "对",
+        "为",
+        "把",
+        "被",
+        "将",
+        "也",
+        "还",
+        "都",
+        "而",
+        "并",
+        "或",
+        "就",
+        "又",
+        "等",
+        "着",
+        "这",
+        "那",
+        "这些",
+        "那些",
+        "这个",
+        "那个",
+        "之",
+        "其",
+        "以",
+        "于",
+        "从",
+        "到",
+        "向",
+        "让",
+        "能",
+        "会",
+        "要",
+        "我",
+        "我们",
+        "你",
+        "你们",
+        "他",
+        "他们",
+        "她",
+        "它",
+        "什么",
+        "怎么",
+        "怎样",
+        "如何",
+        "哪些",
+        "哪个",
+        "哪",
+        "谁",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "么",
+        "有",
+        "没有",
+        "多少",
+        "几",
+        "个",
+        "一",
+        "上",
+        "下",
+        "中",
+        "里",
+        "说",
+        "提到",
+        "提出",
+        "认为",
+        "看待",
+        "谈",
+        "谈到",
+        "表示",
+        "关于",
+        "方面",
+        "问题",
+        "一下",
+        "请问",
+        "请",
+        "哪里",
+        "怎么样",
+        "怎样",
+        "为什么",
+        "什么样",
+        "怎么看",
+        "如何看待",
+        "是否",
+        "哪方面",
+        "哪些方面",
+        "有何",
+        "何",
+        "啥",
+        "呢",
+        "哪位",
+        "哪家",
+        "企业家",
+        "发言人",
+        "发言",
+        "讲",
+        "讲了",
+        "说了",
+        "提到了",
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "did",
+        "does",
+        "do",
+        "said",
+        "say",
+        "says",
+        "about",
+        "with",
+        "by",
+        "at",
+        "as",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "from",
+        "he",
+        "she",
+        "they",
+        "his",
+        "her",
+        "their",
+        "speaker",
+        "speakers",
+        "talk",
+        "talked",
+        "mention",
+        "mentioned",
+    ]
+)
+_TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
+
+
+class KeywordTokenizer:
+    """jieba search-mode tokens, lower-cased, punctuation and stopwords removed."""
+
+    def __init__(self, user_words: Iterable[str] = ()) -> None:
+        import jieba
+
+        self._jieba = jieba.Tokenizer()
+        self._lock = threading.Lock()
+        self.user_words = sorted({w.strip() for w in user_words if w.strip()})
+        for word in self.user_words:
+            self._jieba.add_word(word, freq=2_000_000)
+        with self._lock:
+            self._jieba.initialize()
+        self._pos: object | None = None
+
+    def words(self, text: str) -> list[tuple[str, str]]:
+        """Precise-mode words with part-of-speech flags (nr person, ns place, nt/nz organisation…)."""
+        import jieba.posseg
+
+        with self._lock:
+            if self._pos is None:
+                self._pos = jieba.posseg.POSTokenizer(self._jieba)
+            pairs = [(p.word, p.flag) for p in self._pos.cut(text)]  # type: ignore[attr-defined]
+        return [(w.strip(), f) for w, f in pairs if w.strip() and _TOKEN_OK.search(w)]
+
+    def tokens(self, text: str) -> list[str]:
+        with self._lock:  # jieba's tokenizer keeps per-call state; one caller at a time
+            raw = list(self._jieba.cut_for_search(text))
+        out = []
+        for tok in raw:
+            tok = tok.strip().lower()
+            if tok and tok not in STOPWORDS and _TOKEN_OK.search(tok):
+                out.append(tok)
+        return out
+
+
+class KeywordIndex:
+    """BM25 over chunk tokens; `scores(tokens)` gives one score per chunk."""
+
+    def __init__(self, retriever: object, n_docs: int) -> None:
+        self._bm25 = retriever
+        self.n_docs = n_docs
+
+    @classmethod
+    def build(cls, token_lists: Sequence[list[str]]) -> KeywordIndex:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        # An empty document still needs one token for bm25s; "" is its reserved empty token.
+        retriever.index([toks or [""] for toks in token_lists], show_progress=False)
+        return cls(retriever, len(token_lists))
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder))  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, folder: Path, n_docs: int) -> KeywordIndex:
+        import bm25s
+
+        retriever = bm25s.BM25.load(str(folder), allow_pickle=False)
+        return cls(retriever, n_docs)
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
+        ids = [vocab[t] for t in tokens if t in vocab]
+        if not ids:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(ids), dtype=np.float32)  # type: ignore[attr-defined]
+
+    def doc_freq(self, token: str) -> int:
+        """In how many chunks the token occurs (0 when it is not in the vocabulary)."""
+        tid = self._bm25.vocab_dict.get(token)  # type: ignore[attr-defined]
+        if tid is None:
+            return 0
+        indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]
+        return int(indptr[tid + 1] - indptr[tid])
+
+    def vocabulary(self) -> set[str]:
+        return set(self._bm25.vocab_dict)  # type: ignore[attr-defined]

@@ -1,0 +1,149 @@
+"""Retrieval: dense (FAISS), keyword (BM25) and their reciprocal-rank fusion, with speaker/document filters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.corpus import Chunk
+from rag.index import Index
+from rag.settings import SearchMode, Settings
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved paragraph with its fused score and the evidence behind it."""
+
+    chunk: Chunk
+    row: int
+    score: float
+    rank: int
+    dense_score: float
+    bm25_score: float
+    dense_rank: int | None
+    bm25_rank: int | None
+
+
+@dataclass
+class SearchResult:
+    """Hits, best first, plus what the answer stage reuses (the query vector and tokens)."""
+
+    hits: list[Hit]
+    query_vector: np.ndarray
+    tokens: list[str]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _ranks(scores: np.ndarray, rows: np.ndarray, limit: int, positive_only: bool) -> dict[int, int]:
+    """1-based ranks of the best `limit` rows by score."""
+    if len(rows) == 0:
+        return {}
+    sub = scores[rows]
+    take = min(limit, len(rows))
+    top = np.argpartition(-sub, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
+    top = top[np.argsort(-sub[top], kind="stable")]
+    out: dict[int, int] = {}
+    for rank, i in enumerate(top, start=1):
+        if positive_only and sub[i] <= 0:
+            break
+        out[int(rows[i])] = rank
+    return out
+
+
+def allowed_rows(
+    index: Index, speakers: Collection[str] | None, documents: Collection[str] | None
+) -> np.ndarray | None:
+    """Rows the filters allow, or None for all rows."""
+    if not speakers and not documents:
+        return None
+    rows = np.arange(len(index.chunks))
+    if speakers:
+        parts = [index.rows_by_speaker.get(s, np.zeros(0, dtype=np.int64)) for s in speakers]
+        rows = np.intersect1d(rows, np.concatenate(parts))
+    if documents:
+        parts = [index.rows_by_document.get(d, np.zeros(0, dtype=np.int64)) for d in documents]
+        rows = np.intersect1d(rows, np.concatenate(parts))
+    return rows
+
+
+def dense_scores(index: Index, query_vector: np.ndarray, rows: np.ndarray | None, limit: int) -> np.ndarray:
+    """Inner-product scores for every row (-inf where not computed)."""
+    n = len(index.chunks)
+    scores = np.full(n, -np.inf, dtype=np.float32)
+    if n == 0:
+        return scores
+    if rows is not None:
+        if len(rows):
+            scores[rows] = index.vectors[rows] @ query_vector
+        return scores
+    k = min(n, max(limit, 1))
+    found_scores, found_rows = index.dense.search(query_vector.reshape(1, -1).astype(np.float32), k)
+    ok = found_rows[0] >= 0
+    scores[found_rows[0][ok]] = found_scores[0][ok]
+    return scores
+
+
+def search(
+    index: Index,
+    question: str,
+    settings: Settings,
+    top_k: int | None = None,
+    mode: SearchMode | None = None,
+    speakers: Collection[str] | None = None,
+    documents: Collection[str] | None = None,
+    query_vector: np.ndarray | None = None,
+    boost_speakers: Collection[str] | None = None,
+) -> SearchResult:
+    """Rank paragraphs for a question. `speakers`/`documents` filter; `boost_speakers` only lift."""
+    top_k = top_k or settings.top_k
+    mode = mode or settings.mode
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if query_vector is None:
+        query_vector = index.embedder.embed_query(question)
+    t1 = time.perf_counter()
+    timings["embed"] = (t1 - t0) * 1000
+    tokens = index.tokenizer.tokens(question)
+    rows = allowed_rows(index, speakers, documents)
+    all_rows = rows if rows is not None else np.arange(len(index.chunks))
+    limit = max(settings.candidates, top_k)
+
+    dense = dense_scores(index, query_vector, rows, limit)
+    bm25 = index.keyword.scores(tokens) if tokens else np.zeros(len(index.chunks), dtype=np.float32)
+    dense_rank = _ranks(dense, all_rows[np.isfinite(dense[all_rows])], limit, positive_only=False)
+    bm25_rank = _ranks(bm25, all_rows, limit, positive_only=True)
+
+    fused: dict[int, float] = {}
+    if mode in ("dense", "hybrid"):
+        w = settings.dense_weight if mode == "hybrid" else 1.0
+        for row, rank in dense_rank.items():
+            fused[row] = fused.get(row, 0.0) + w / (settings.rrf_k + rank)
+    if mode in ("bm25", "hybrid"):
+        w = settings.bm25_weight if mode == "hybrid" else 1.0
+        for row, rank in bm25_rank.items():
+            fused[row] = fused.get(row, 0.0) + w / (settings.rrf_k + rank)
+    if boost_speakers:
+        lifted = set(boost_speakers)
+        for row in fused:
+            if index.chunks[row].speaker in lifted:
+                fused[row] += settings.speaker_boost
+
+    order = sorted(fused, key=lambda r: (-fused[r], r))
+    hits = [
+        Hit(
+            chunk=index.chunks[row],
+            row=row,
+            score=float(fused[row]),
+            rank=rank,
+            dense_score=float(dense[row]) if np.isfinite(dense[row]) else float("nan"),
+            bm25_score=float(bm25[row]),
+            dense_rank=dense_rank.get(row),
+            bm25_rank=bm25_rank.get(row),
+        )
+        for rank, row in enumerate(order, start=1)
+    ]
+    timings["search"] = (time.perf_counter() - t1) * 1000
+    return SearchResult(hits=hits, query_vector=query_vector, tokens=tokens, timings_ms=timings)

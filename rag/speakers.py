@@ -1,0 +1,127 @@
+"""Speakers and the names users call them by: registry and mention detection in questions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rag.textutil import normalize_for_match
+
+EDITOR = "编者按"
+EDITOR_EN = "Editor's note"
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A person who speaks in the corpus (or the editor), with every name users may use for them."""
+
+    name: str
+    title: str = ""
+    organization: str = ""
+    name_en: str = ""
+    title_en: str = ""
+    organization_en: str = ""
+    org_aliases: tuple[str, ...] = ()
+    org_aliases_en: tuple[str, ...] = ()
+    roles_en: tuple[str, ...] = ()
+    kind: str = "speaker"  # "speaker" | "editor"
+
+    @property
+    def key(self) -> str:
+        """Identity across documents: the same name at the same organisation is one person."""
+        return f"{self.name}|{self.organization}"
+
+    def person_aliases(self) -> tuple[str, ...]:
+        """Names that denote this person (not the organisation)."""
+        out = [self.name]
+        if self.name_en:
+            en = self.name_en
+            plain = en.replace("'", "").replace("’", "")
+            parts = plain.split()
+            out += [en, plain]
+            if len(parts) == 2:
+                out += [f"{parts[1]} {parts[0]}", "".join(parts)]
+        return tuple(dict.fromkeys(a for a in out if a))
+
+    def org_names(self) -> tuple[str, ...]:
+        """Names that denote the speaker's organisation."""
+        names = [self.organization, self.organization_en, *self.org_aliases, *self.org_aliases_en]
+        return tuple(dict.fromkeys(a for a in names if a))
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A speaker named in a question, and how (by person name or by organisation)."""
+
+    speaker: Speaker
+    alias: str
+    by: str  # "person" | "organization"
+    start: int
+    end: int
+
+
+@dataclass
+class SpeakerRegistry:
+    """All speakers, looked up by any alias; aliases shared by several speakers match all of them."""
+
+    speakers: list[Speaker] = field(default_factory=list)
+    _patterns: list[tuple[re.Pattern[str], str, str, Speaker]] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def from_speakers(cls, speakers: Iterable[Speaker]) -> SpeakerRegistry:
+        merged: dict[str, Speaker] = {}
+        for s in speakers:
+            merged.setdefault(s.key, s)
+        reg = cls(speakers=list(merged.values()))
+        reg._compile()
+        return reg
+
+    def _compile(self) -> None:
+        pats = []
+        for s in self.speakers:
+            if s.kind != "speaker":
+                continue
+            for alias in s.person_aliases():
+                pats.append((_alias_pattern(alias), alias, "person", s))
+            for alias in s.org_names():
+                pats.append((_alias_pattern(alias), alias, "organization", s))
+        pats.sort(key=lambda p: -len(p[1]))  # longest alias first: 华为云 before 华为
+        self._patterns = pats
+
+    def get(self, name_or_alias: str) -> list[Speaker]:
+        """Speakers whose name, English name or organisation alias equals the argument."""
+        wanted = normalize_for_match(name_or_alias.strip())
+        out = [
+            s
+            for s in self.speakers
+            if any(normalize_for_match(a) == wanted for a in (*s.person_aliases(), *s.org_names()))
+        ]
+        return out
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.speakers if s.kind == "speaker"]
+
+    def mentions(self, question: str) -> list[Mention]:
+        """Speakers named in the question, longest alias wins where aliases overlap."""
+        text = normalize_for_match(question)
+        taken: list[tuple[int, int]] = []
+        found: list[Mention] = []
+        for pattern, alias, by, speaker in self._patterns:
+            for m in pattern.finditer(text):
+                span = (m.start(), m.end())
+                if any(span[0] < e and s < span[1] for s, e in taken if (s, e) != span):
+                    continue
+                taken.append(span)
+                found.append(Mention(speaker, alias, by, span[0], span[1]))
+        found.sort(key=lambda m: m.start)
+        return found
+
+
+def _alias_pattern(alias: str) -> re.Pattern[str]:
+    norm = normalize_for_match(alias)
+    body = re.escape(norm).replace(r"\ ", r"[\s\-]*")
+    if re.match(r"[a-z0-9]", norm):
+        # Latin aliases match whole words only (BYD in "BYD's", not in "abyd").
+        return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
+    return re.compile(body)
