@@ -1,0 +1,48 @@
+"""Shared fixtures: the real index built once per session from the real corpus with the real model."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag import Index, Settings, build_index, load_index
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the real corpus (tests may not change the project's own folder)."""
+    target = tmp_path_factory.mktemp("corpus")
+    for p in CORPUS.iterdir():
+        if p.is_file():
+            shutil.copy2(p, target / p.name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def settings(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    index_dir = tmp_path_factory.mktemp("index")
+    feedback = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
+    return Settings(corpus_dir=corpus_dir, index_dir=index_dir, feedback_db=feedback)
+
+
+@pytest.fixture(scope="session")
+def built(settings: Settings) -> Path:
+    """Build the real index once per session (bundled multilingual-e5-small)."""
+    return build_index(settings)
+
+
+@pytest.fixture(scope="session")
+def index(settings: Settings, built: Path) -> Index:
+    return load_index(settings)
+
+
+@pytest.fixture()
+def fresh_settings(tmp_path: Path, corpus_dir: Path) -> Iterator[Settings]:
+    """Settings with an empty index folder of their own, for tests that build, break or swap indexes."""
+    yield Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", feedback_db=tmp_path / "fb.sqlite3")
