@@ -172,6 +172,8 @@ def ask(
         speakers=speakers or None,
         documents=[document] if document else None,
         query_vector=vector,
+        boost_speakers=[m.speaker.name for m in plan.mentions] if plan.intent in ("who", "multi") else None,
+        keyword_text=plan.keyword_text,
     )
     t2 = time.perf_counter()
     hits = result.hits

@@ -298,7 +298,9 @@ def build_index(
         cleanup(index_dir)
         docs = documents if documents is not None else load_corpus(settings.corpus_dir, settings.max_document_bytes)
         digest = corpus_hash(settings.corpus_dir) if documents is None else _documents_hash(docs)
-        name = f"gen-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+        now = time.time_ns()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 1_000_000_000))
+        name = f"gen-{stamp}.{now % 1_000_000_000:09d}-{uuid.uuid4().hex[:6]}"  # sorts by time
         tmp = index_dir / f".tmp-{name}"
         write_generation(tmp, docs, embedder, settings, digest, name, progress)
         final = index_dir / name

@@ -183,6 +183,8 @@ class KeywordTokenizer:
     def __init__(self, user_words: Iterable[str] = ()) -> None:
         import jieba
 
+        jieba.setLogLevel(logging.WARNING)
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
         self._lock = threading.Lock()
         self.user_words = sorted({w.strip() for w in user_words if w.strip()})

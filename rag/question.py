@@ -52,6 +52,16 @@ class QuestionPlan:
     exclude_text: str = ""  # text already shown (follow-ups asking for more)
     from_history: bool = False
 
+    @property
+    def keyword_text(self) -> str:
+        """The search text without the names of speakers the filter already selects."""
+        if not self.filter_speakers:
+            return self.search_text
+        kept = [m for m in self.mentions if m.speaker.name in self.filter_speakers]
+        if self.search_text != self.question:
+            return self.search_text
+        return strip_mentions(self.question, kept) or self.search_text
+
 
 def detect_language(text: str) -> Language:
     """zh when Chinese only, en when no Chinese, mixed when Chinese and Latin words both appear."""
@@ -64,7 +74,7 @@ def detect_language(text: str) -> Language:
     return "en"
 
 
-def _strip_mentions(text: str, mentions: Sequence[Mention]) -> str:
+def strip_mentions(text: str, mentions: Sequence[Mention]) -> str:
     """The question with speaker/organisation names cut out (what remains is the topic)."""
     norm = normalize_for_match(text)
     out = []
@@ -93,10 +103,10 @@ def analyze(question: str, registry: SpeakerRegistry, history: Sequence[HistoryT
 
     if previous is not None:
         ellipsis = ELLIPSIS.match(question.strip())
-        if ellipsis and mentions and len(_strip_mentions(question, mentions)) <= 12:
+        if ellipsis and mentions and len(strip_mentions(question, mentions)) <= 12:
             # "那华为呢？" / "What about BYD?": the previous topic, asked of a new speaker.
             prev_mentions = registry.mentions(previous.question)
-            topic = _strip_mentions(previous.question, prev_mentions)
+            topic = strip_mentions(previous.question, prev_mentions)
             prev_plan = analyze(previous.question, registry, ())
             return QuestionPlan(
                 question=question,

