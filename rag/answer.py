@@ -10,6 +10,7 @@ import numpy as np
 
 from rag import abstain
 from rag.compose import Composer, ExtractiveComposer
+from rag.crosslingual import feedback_terms, pinyin_terms
 from rag.errors import QuestionError
 from rag.excerpt import choose_excerpt
 from rag.index import Index
@@ -100,27 +101,34 @@ def _sentence_sample(index: Index, size: int = 2048) -> np.ndarray:
 
 def _select_multi(index: Index, plan: QuestionPlan, hits: list[Hit], result: SearchResult, top_k: int) -> list[Hit]:
     """One best paragraph per speaker who addresses the topic, best speaker first."""
-    per_speaker: dict[str, Hit] = {}
-    for hit in hits:
-        if hit.chunk.kind == "speech" and hit.chunk.speaker not in per_speaker:
-            per_speaker[hit.chunk.speaker] = hit
-    if not per_speaker:
-        return []
     alias_words = {m.alias.lower() for m in plan.mentions}
     content = [t for t in result.tokens if t not in alias_words and not t.isascii()]
-    sims = {s: _best_sentence_similarity(index, h.row, result.query_vector) for s, h in per_speaker.items()}
+    # Search-mode tokens overlap (人才, 培养, 人才培养): keep the atomic ones.
+    content = [t for t in content if not any(o != t and o in t for o in content)]
+    if not content:
+        # A Latin-script question: name its topic in the corpus's words (pinyin, then shared best sentences).
+        content = pinyin_terms(index, plan.search_text) or feedback_terms(index, result.query_vector)
+
+    def share(hit: Hit) -> float:
+        text = hit.chunk.text.lower()
+        return sum(1 for t in content if t.lower() in text) / len(content) if content else 0.0
+
+    by_speaker: dict[str, list[Hit]] = {}
+    for hit in hits:
+        if hit.chunk.kind == "speech":
+            by_speaker.setdefault(hit.chunk.speaker, []).append(hit)
+    if not by_speaker:
+        return []
+    # Per speaker: the best-ranked paragraph that contains the topic's words, else the best-ranked one.
+    best = {s: max(hs, key=lambda h: (share(h) >= MULTI_KEYWORD_SHARE, -h.rank)) for s, hs in by_speaker.items()}
+    sims = {s: _best_sentence_similarity(index, h.row, result.query_vector) for s, h in best.items()}
     top_sim = max(sims.values())
-    chosen = []
-    for speaker, hit in per_speaker.items():
-        text = hit.chunk.text
-        share = sum(1 for t in content if t in text) / len(content) if content else 0.0
-        if share >= MULTI_KEYWORD_SHARE or sims[speaker] >= top_sim - MULTI_DENSE_MARGIN:
-            chosen.append(hit)
-    if content:
-        # When the topic's words are in some paragraphs, speakers whose paragraphs lack them all drop out.
-        with_words = [h for h in chosen if any(t in h.chunk.text for t in content)]
-        chosen = with_words or chosen
-    chosen.sort(key=lambda h: -h.score)
+    with_words = [h for h in best.values() if share(h) >= MULTI_KEYWORD_SHARE]
+    if with_words:
+        chosen = with_words
+    else:
+        chosen = [h for s, h in best.items() if sims[s] >= top_sim - MULTI_DENSE_MARGIN]
+    chosen.sort(key=lambda h: (-share(h), h.rank))
     return chosen[:top_k]
 
 
@@ -149,7 +157,7 @@ def ask(
     text = validate_question(question)
     if len(history) > MAX_HISTORY_TURNS:
         raise QuestionError(f"history has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}")
-    top_k = top_k or settings.top_k
+    top_k = settings.top_k if top_k is None else top_k
     if not 1 <= top_k <= 20:
         raise QuestionError("top_k must be between 1 and 20")
     if document and document not in index.rows_by_document:

@@ -147,7 +147,8 @@ def print_answer(answer: Any) -> None:
             click.echo(click.style("  (closest, not an answer) ", dim=True) + f"{q.text[:60]}… — {q.speaker}")
         return
     if answer.intent in ("who", "multi"):
-        click.echo(answer.answer.splitlines()[0] if answer.intent == "multi" else "")
+        click.secho(answer.answer.splitlines()[0], bold=True)
+        click.echo()
     for i, q in enumerate(answer.quotes, start=1):
         click.echo(click.style(f"“{q.text}”", bold=(i == 1)))
         click.echo(click.style(f"    —— {attribution(q, answer.language)}", fg="cyan") + f"  [{q.paragraph_id}]")

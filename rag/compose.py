@@ -42,6 +42,12 @@ def attribution(quote: Quote, language: Language) -> str:
     return "，".join(p for p in (quote.speaker, quote.title, quote.organization) if p)
 
 
+def speaker_with_role(quote: Quote) -> str:
+    """姓名（机构职务）, the way the page itself introduces a speaker."""
+    role = f"{quote.organization}{quote.title}"
+    return f"{quote.speaker}（{role}）" if role and quote.kind == "speech" else attribution(quote, "zh")
+
+
 class ExtractiveComposer:
     """Only the speakers' own words, each wrapped in quotation marks and attributed."""
 
@@ -64,7 +70,7 @@ class ExtractiveComposer:
             if language == "en":
                 lines.append(f"{attribution(first, language)} said: “{first.text}”")
             else:
-                lines.append(f"{attribution(first, language)}说：“{first.text}”")
+                lines.append(f"{speaker_with_role(first)}说：“{first.text}”")
         else:
             lines.append(f"“{first.text}”\n—— {attribution(first, language)}")
         return "\n\n".join(lines)

@@ -12,7 +12,7 @@ from rag.textutil import quotes_balanced
 
 KEYWORD_WEIGHT = 0.25  # weight of token overlap next to cosine similarity (both in 0..1)
 EXTEND_MARGIN = 0.03  # a neighbour joins the excerpt when it scores this close to the best sentence
-BACK_REFERENCE = ("这", "其", "此", "该", "它", "他们", "这些", "同时", "因此", "所以")
+BACK_REFERENCE = ("这", "此", "该", "它", "他们", "其中", "因此", "所以", "对此")
 SHORT_SENTENCE = 14
 
 

@@ -77,6 +77,8 @@ def detect_language(text: str) -> Language:
 def strip_mentions(text: str, mentions: Sequence[Mention]) -> str:
     """The question with speaker/organisation names cut out (what remains is the topic)."""
     norm = normalize_for_match(text)
+    if len(norm) == len(text):
+        norm = text  # same offsets: keep the original case and width for the embedder
     out = []
     last = 0
     for m in sorted(mentions, key=lambda m: m.start):

@@ -1,0 +1,94 @@
+"""Bridges from Latin-script questions to the Chinese corpus's own words.
+
+- Pinyin: "Malanshan" and "Changsha" are romanised corpus words; a lexicon from the pinyin of corpus
+  words (and adjacent word pairs) maps them back to 马栏山 and 长沙.
+- Pseudo-relevance feedback: for an English topic ("talent"), the words shared by the best-matching
+  sentences of different speakers (人才) name the topic in the corpus's language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+
+from rag.index import Index
+from rag.textutil import has_cjk
+
+PINYIN_PAIR_LIMIT = 50_000  # chunks up to which adjacent-word pinyin is indexed (memory grows with it)
+BACKGROUND_SHARE = 0.2  # words in this share of paragraphs are background (湖南, 文化), never a topic
+_LATIN = re.compile(r"[A-Za-z]{3,}")
+
+
+def pinyin_lexicon(index: Index) -> dict[str, str]:
+    """pinyin (lower-case, no tones, no spaces) → corpus word; cached on the index."""
+    cached = getattr(index, "_pinyin_lexicon", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    lexicon: dict[str, str] = {}
+    try:
+        from pypinyin import lazy_pinyin
+    except ImportError:  # without pypinyin the bridge is simply absent
+        index._pinyin_lexicon = lexicon  # type: ignore[attr-defined]
+        return lexicon
+
+    def add(word: str) -> None:
+        key = "".join(lazy_pinyin(word)).lower()
+        if key.isascii() and key.isalpha():
+            lexicon.setdefault(key, word)
+
+    for word in index.keyword.vocabulary():
+        if has_cjk(word) and len(word) >= 2:
+            add(word)
+    if len(index.chunks) <= PINYIN_PAIR_LIMIT:
+        for chunk in index.chunks:
+            words = [w for w, _ in index.tokenizer.words(chunk.text) if has_cjk(w)]
+            for a, b in zip(words, [*words[1:], ""], strict=True):
+                if len(a) >= 2:
+                    add(a)
+                if b and len(a + b) <= 4:
+                    add(a + b)
+    index._pinyin_lexicon = lexicon  # type: ignore[attr-defined]
+    return lexicon
+
+
+def pinyin_terms(index: Index, text: str) -> list[str]:
+    """Corpus words whose pinyin is a Latin word of the question (Malanshan → 马栏山)."""
+    lexicon = pinyin_lexicon(index)
+    out = []
+    for word in _LATIN.findall(text):
+        hit = lexicon.get(word.lower()) or lexicon.get(word.lower().removesuffix("s"))
+        if hit:
+            out.append(hit)
+    return list(dict.fromkeys(out))
+
+
+def is_background(index: Index, word: str) -> bool:
+    n = len(index.chunks)
+    return n >= 10 and index.keyword.doc_freq(word.lower()) / n >= BACKGROUND_SHARE
+
+
+def feedback_terms(index: Index, query_vector: np.ndarray, rows: np.ndarray | None = None, top: int = 3) -> list[str]:
+    """Words shared by the best sentences of different speakers: the topic in the corpus's words."""
+    if len(index.sentence_vectors) == 0:
+        return []
+    candidates = np.arange(len(index.sentences)) if rows is None else rows
+    sims = index.sentence_vectors[candidates] @ query_vector
+    order = candidates[np.argsort(-sims)]
+    best_by_speaker: list[int] = []
+    seen: set[str] = set()
+    for sentence_row in order:
+        chunk = index.chunks[int(index.sentences[sentence_row][0])]
+        if chunk.kind != "speech" or chunk.speaker in seen:
+            continue
+        seen.add(chunk.speaker)
+        best_by_speaker.append(int(sentence_row))
+        if len(best_by_speaker) == top:
+            break
+    counts: Counter[str] = Counter()
+    for sentence_row in best_by_speaker:
+        chunk_row, start, end = (int(x) for x in index.sentences[sentence_row])
+        words = {t for t in index.tokenizer.tokens(index.chunks[chunk_row].text[start:end]) if len(t) >= 2}
+        counts.update(w for w in words if not is_background(index, w))
+    return [w for w, c in counts.most_common() if c >= 2]
