@@ -124,10 +124,7 @@ def _select_multi(index: Index, plan: QuestionPlan, hits: list[Hit], result: Sea
     sims = {s: _best_sentence_similarity(index, h.row, result.query_vector) for s, h in best.items()}
     top_sim = max(sims.values())
     with_words = [h for h in best.values() if share(h) >= MULTI_KEYWORD_SHARE]
-    if with_words:
-        chosen = with_words
-    else:
-        chosen = [h for s, h in best.items() if sims[s] >= top_sim - MULTI_DENSE_MARGIN]
+    chosen = with_words or [h for s, h in best.items() if sims[s] >= top_sim - MULTI_DENSE_MARGIN]
     chosen.sort(key=lambda h: (-share(h), h.rank))
     return chosen[:top_k]
 

@@ -75,7 +75,7 @@ def test_one_sentence_paragraph_is_its_own_excerpt(index, settings: Settings) ->
 
 
 def test_excerpt_keeps_quotation_marks_balanced(index, settings: Settings) -> None:
-    answer, q = _first(index, settings, "徐少春建议把哪些品质打造成为湖南人的新标签？")
+    _answer, q = _first(index, settings, "徐少春建议把哪些品质打造成为湖南人的新标签？")
     assert q.paragraph_id == P + "28"
     assert "“敢想”" in q.text and quotes_balanced(q.text)
 
@@ -184,7 +184,7 @@ def test_multi_speaker_question_in_english_respects_top_k(index, settings: Setti
 def test_explicit_speaker_filter_and_unknown_speaker(index, settings: Settings) -> None:
     answer = ask(index, "人才", settings, speaker="Huawei Cloud")
     assert {q.speaker for q in answer.quotes} == {"张平安"}
-    with pytest.raises(QuestionError, match="unknown speaker `马云`.*张冬"):
+    with pytest.raises(QuestionError, match=r"unknown speaker `马云`.*张冬"):
         ask(index, "人才", settings, speaker="马云")
 
 
