@@ -1,0 +1,768 @@
+"""Evaluation: the gold question set, grading one answer against its gold, and the metrics over many.
+
+Everything here is a pure function over typed records; talking to the system under test is the job of
+an `AskClient` (rag.eval_client), and printing/reporting is the CLI's and rag.eval_report's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from rag.corpus import Chunk
+from rag.errors import RagError
+from rag.records import HistoryTurn
+
+QUESTION_TYPES = (
+    "factual",
+    "paraphrased",
+    "speaker",
+    "who",
+    "multi",
+    "layout",
+    "english",
+    "mixed",
+    "followup",
+    "unanswerable",
+)
+LANGUAGES = ("zh", "en", "mixed")
+SPLITS = ("dev", "holdout")
+MIN_PER_TYPE = 8
+MIN_UNANSWERABLE = 15
+MODES = ("bm25", "dense", "hybrid")
+K = 5  # hit@1/3/5, nDCG@5, and the top_k every question is asked with
+NAMED_FIRST_CHARS = 20  # "who" answers must name the speaker within this many characters
+
+
+class QuestionSetError(RagError):
+    """The question file cannot be read or its gold does not match the corpus."""
+
+
+def split_for(question_id: str) -> str:
+    """The fixed split rule: ids end in a number; every fourth question of each type is held out."""
+    tail = question_id.rsplit("-", 1)[-1]
+    if not tail.isdigit():
+        raise QuestionSetError(f"question id `{question_id}` must end in -<number>")
+    return "holdout" if int(tail) % 4 == 0 else "dev"
+
+
+# ---------------------------------------------------------------- the gold
+
+
+@dataclass(frozen=True)
+class GoldQuestion:
+    """One question with what a correct answer must contain."""
+
+    id: str
+    question: str
+    language: str
+    type: str
+    split: str
+    gold_speakers: tuple[str, ...]
+    gold_paragraphs: tuple[str, ...]
+    # paragraph id -> acceptable spans (any one suffices); a gold paragraph absent here accepts any excerpt
+    gold_spans: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    history: tuple[HistoryTurn, ...] = ()
+    unanswerable_kind: str = ""
+    note: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return self.type != "unanswerable"
+
+    @property
+    def single(self) -> bool:
+        """Answerable by one quote (everything but unanswerable and multi-speaker questions)."""
+        return self.answerable and self.type != "multi"
+
+
+def _alternatives(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise QuestionSetError(f"{where}: a gold span is a string or a list of strings")
+
+
+def parse_question(data: Mapping[str, Any], where: str = "question") -> GoldQuestion:
+    """One JSON object of the question file (`gold_span` for one paragraph, `gold_spans` for several)."""
+    try:
+        paragraphs = tuple(data.get("gold_paragraphs") or ())
+        spans: dict[str, tuple[str, ...]] = {}
+        if data.get("gold_spans"):
+            spans = {pid: _alternatives(v, where) for pid, v in dict(data["gold_spans"]).items()}
+        elif data.get("gold_span") is not None:
+            if len(paragraphs) != 1:
+                raise QuestionSetError(f"{where}: `gold_span` needs exactly one gold paragraph; use `gold_spans`")
+            spans = {paragraphs[0]: _alternatives(data["gold_span"], where)}
+        history = tuple(
+            HistoryTurn(str(t["question"]), t.get("answer"), tuple(t.get("speakers") or ()))
+            for t in data.get("history") or ()
+        )
+        return GoldQuestion(
+            id=str(data["id"]),
+            question=str(data["question"]),
+            language=str(data["language"]),
+            type=str(data["type"]),
+            split=str(data["split"]),
+            gold_speakers=tuple(data.get("gold_speakers") or ()),
+            gold_paragraphs=paragraphs,
+            gold_spans=spans,
+            history=history,
+            unanswerable_kind=str(data.get("unanswerable_kind") or ""),
+            note=str(data.get("note") or ""),
+        )
+    except KeyError as exc:
+        raise QuestionSetError(f"{where}: missing field {exc}") from None
+
+
+def load_questions(path: Path) -> list[GoldQuestion]:
+    """Read a JSONL question file (blank lines and lines starting with # are skipped)."""
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QuestionSetError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        questions.append(parse_question(data, f"{path}:{number}"))
+    return questions
+
+
+@dataclass(frozen=True)
+class CorpusParagraph:
+    """What the grader needs of a corpus paragraph: its words and who said them."""
+
+    id: str
+    text: str
+    speaker: str
+
+
+def corpus_paragraphs(chunks: Iterable[Chunk]) -> dict[str, CorpusParagraph]:
+    return {c.id: CorpusParagraph(c.id, c.text, c.speaker) for c in chunks}
+
+
+def gold_problems(questions: Sequence[GoldQuestion], paragraphs: Mapping[str, CorpusParagraph]) -> list[str]:
+    """Everything wrong with the gold, one line each (empty: the gold is consistent with the corpus)."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for q in questions:
+        where = q.id
+        if q.id in seen:
+            problems.append(f"{where}: duplicate id")
+        seen.add(q.id)
+        if q.type not in QUESTION_TYPES:
+            problems.append(f"{where}: unknown type `{q.type}`")
+        if q.language not in LANGUAGES:
+            problems.append(f"{where}: unknown language `{q.language}`")
+        try:
+            if q.split != split_for(q.id):
+                problems.append(f"{where}: split is `{q.split}`, the rule gives `{split_for(q.id)}`")
+        except QuestionSetError as exc:
+            problems.append(str(exc))
+        if (q.type == "followup") != bool(q.history):
+            problems.append(f"{where}: follow-ups, and only follow-ups, carry a history")
+        if not q.answerable:
+            if q.gold_speakers or q.gold_paragraphs or q.gold_spans:
+                problems.append(f"{where}: an unanswerable question has no gold")
+            if not q.unanswerable_kind:
+                problems.append(f"{where}: unanswerable questions say which kind (unanswerable_kind)")
+            continue
+        if not q.gold_paragraphs or not q.gold_speakers:
+            problems.append(f"{where}: answerable questions need gold paragraphs and speakers")
+        if len(set(q.gold_paragraphs)) != len(q.gold_paragraphs):
+            problems.append(f"{where}: a gold paragraph is listed twice")
+        if not q.gold_spans and q.type != "followup":
+            problems.append(f"{where}: only open follow-ups may go without a gold span")
+        for pid in q.gold_spans:
+            if pid not in q.gold_paragraphs:
+                problems.append(f"{where}: span for {pid}, which is not a gold paragraph")
+        speakers_of_gold = set()
+        for pid in q.gold_paragraphs:
+            para = paragraphs.get(pid)
+            if para is None:
+                problems.append(f"{where}: gold paragraph {pid} is not in the corpus")
+                continue
+            speakers_of_gold.add(para.speaker)
+            for span in q.gold_spans.get(pid, ()):
+                if not span or span not in para.text:
+                    problems.append(f"{where}: span `{span}` is not in {pid}")
+        if speakers_of_gold and speakers_of_gold != set(q.gold_speakers):
+            problems.append(
+                f"{where}: gold speakers {sorted(q.gold_speakers)} but the gold paragraphs are "
+                f"by {sorted(speakers_of_gold)}"
+            )
+        if q.type != "multi" and len(q.gold_speakers) != 1:
+            problems.append(f"{where}: only multi-speaker questions have several gold speakers")
+        if q.type == "multi" and len(q.gold_speakers) < 2:
+            problems.append(f"{where}: a multi-speaker question needs at least two gold speakers")
+    return problems
+
+
+def coverage_problems(questions: Sequence[GoldQuestion]) -> list[str]:
+    """Types with too few questions to report separately, or a type missing from the holdout."""
+    problems = []
+    for t in QUESTION_TYPES:
+        of_type = [q for q in questions if q.type == t]
+        need = MIN_UNANSWERABLE if t == "unanswerable" else MIN_PER_TYPE
+        if len(of_type) < need:
+            problems.append(f"type {t}: {len(of_type)} questions, at least {need} needed")
+        if of_type and not any(q.split == "holdout" for q in of_type):
+            problems.append(f"type {t}: no holdout question")
+    return problems
+
+
+# ---------------------------------------------------------------- what the system returned
+
+
+@dataclass(frozen=True)
+class SeenQuote:
+    """A quote as the system returned it (only the fields grading needs)."""
+
+    text: str
+    paragraph: str
+    start: int
+    end: int
+    speaker: str
+    speaker_en: str
+    paragraph_id: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One answer as the client saw it; `error` is set when the request itself failed."""
+
+    found: bool
+    answer: str
+    intent: str
+    quotes: tuple[SeenQuote, ...]
+    closest: tuple[SeenQuote, ...] = ()
+    speakers: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+    error: str = ""
+
+
+def observation_from_json(data: Mapping[str, Any], latency_ms: float) -> Observation:
+    """An Answer.to_json() body (what POST /ask returns) as an Observation."""
+
+    def quotes(items: Iterable[Mapping[str, Any]]) -> tuple[SeenQuote, ...]:
+        return tuple(
+            SeenQuote(
+                text=q["text"],
+                paragraph=q["paragraph"],
+                start=int(q["start"]),
+                end=int(q["end"]),
+                speaker=q["speaker"],
+                speaker_en=q.get("speaker_en") or "",
+                paragraph_id=q["paragraph_id"],
+            )
+            for q in items
+        )
+
+    return Observation(
+        found=bool(data["found"]),
+        answer=str(data.get("answer") or ""),
+        intent=str(data.get("intent") or ""),
+        quotes=quotes(data.get("quotes") or ()),
+        closest=quotes(data.get("closest") or ()),
+        speakers=tuple(data.get("speakers") or ()),
+        latency_ms=latency_ms,
+    )
+
+
+class AskClient(Protocol):
+    """The code path under test: POST /ask, in-process or over HTTP."""
+
+    target: str
+
+    def ask(self, question: GoldQuestion, mode: str, top_k: int) -> Observation: ...
+
+
+class Retriever(Protocol):
+    """The retrieval stage alone: paragraph ids, best first."""
+
+    def rank(self, question: str, mode: str, k: int) -> list[str]: ...
+
+
+# ---------------------------------------------------------------- grading one answer
+
+
+@dataclass(frozen=True)
+class Grade:
+    """How one answer measured up. `None` means the check does not apply to this question."""
+
+    passed: bool
+    reason: str  # why it failed; empty when it passed
+    found: bool
+    answer_rank: int | None  # rank among the quotes of the first quote from a gold paragraph
+    excerpt_ok: bool | None  # first quote is from a gold paragraph: does it contain a gold span?
+    speaker_ok: bool | None  # single-answer questions: is the first quote's speaker a gold speaker?
+    speaker_recall: float | None  # multi: gold speakers quoted / min(gold speakers, top_k)
+    speaker_precision: float | None  # multi: quoted speakers that are gold / quoted speakers
+    named_first: bool | None  # "who" questions: the speaker is named in the answer's first words
+    quotes_checked: int
+    quotes_exact: int  # text == paragraph[start:end] and paragraph == the corpus paragraph
+    quotes_attributed: int  # speaker == the corpus paragraph's speaker
+
+
+def quote_checks(quotes: Iterable[SeenQuote], paragraphs: Mapping[str, CorpusParagraph]) -> tuple[int, int, int]:
+    """(checked, exact, attributed) over every quote returned, answers and closest passages alike."""
+    checked = exact = attributed = 0
+    for q in quotes:
+        checked += 1
+        para = paragraphs.get(q.paragraph_id)
+        if para is None:
+            continue
+        if q.paragraph == para.text and 0 <= q.start <= q.end and q.paragraph[q.start : q.end] == q.text and q.text:
+            exact += 1
+        if q.speaker == para.speaker:
+            attributed += 1
+    return checked, exact, attributed
+
+
+def _contains_span(q: GoldQuestion, quote: SeenQuote) -> bool | None:
+    spans = q.gold_spans.get(quote.paragraph_id)
+    if quote.paragraph_id not in q.gold_paragraphs:
+        return None
+    if not spans:
+        return None  # open question: any excerpt of a gold paragraph will do
+    return any(s in quote.text for s in spans)
+
+
+def _names_first(answer: str, first: SeenQuote) -> bool:
+    """The speaker's name opens the answer: within its first words and before the quoted words."""
+    text = answer.lstrip()
+    found = [i for i in (text.find(n) for n in (first.speaker, first.speaker_en) if n) if i >= 0]
+    quoted = text.find(first.text[:12]) if first.text else -1
+    return bool(found) and min(found) <= NAMED_FIRST_CHARS and (quoted < 0 or min(found) < quoted)
+
+
+def _short(pid: str) -> str:
+    return pid.rsplit("-", 1)[-1]
+
+
+def grade(q: GoldQuestion, obs: Observation, paragraphs: Mapping[str, CorpusParagraph], top_k: int = K) -> Grade:
+    """Grade one answer. Passing means: the reader of the first quote got the right words from the right person."""
+    checked, exact, attributed = quote_checks((*obs.quotes, *obs.closest), paragraphs)
+    found = obs.found and bool(obs.quotes) and not obs.error
+    ids = [x.paragraph_id for x in obs.quotes] if found else []
+    rank = next((i for i, pid in enumerate(ids, start=1) if pid in q.gold_paragraphs), None)
+    first = obs.quotes[0] if found else None
+    excerpt_ok = speaker_ok = named_first = None
+    recall = precision = None
+    reason = ""
+    if obs.error:
+        reason = f"request failed: {obs.error}"
+    elif not q.answerable:
+        if found:
+            reason = f"answered an unanswerable question (quoted {first.speaker if first else '?'})"
+    elif not found:
+        reason = "said not found (false abstention)"
+    if q.single:
+        speaker_ok = bool(first and first.speaker in q.gold_speakers)
+        if first and first.paragraph_id in q.gold_paragraphs:
+            excerpt_ok = _contains_span(q, first)
+        if q.type == "who" and first:
+            named_first = speaker_ok and _names_first(obs.answer, first)
+        if first and not reason:
+            if first.paragraph_id not in q.gold_paragraphs:
+                reason = (
+                    f"first quote is {_short(first.paragraph_id)} ({first.speaker}); "
+                    f"expected {', '.join(_short(p) for p in q.gold_paragraphs)} ({', '.join(q.gold_speakers)})"
+                )
+            elif excerpt_ok is False:
+                reason = "right paragraph, but the excerpt misses the gold span"
+            elif named_first is False:
+                reason = "the answer does not name the speaker first"
+    elif q.type == "multi":
+        quoted = list(dict.fromkeys(x.speaker for x in obs.quotes)) if found else []
+        hits = [s for s in quoted if s in q.gold_speakers]
+        recall = len(hits) / min(len(q.gold_speakers), top_k)
+        precision = len(hits) / len(quoted) if quoted else 0.0
+        missing = [s for s in q.gold_speakers if s not in quoted]
+        if not reason and recall < 1:
+            reason = f"missing speakers: {', '.join(missing)}"
+    if checked and (exact < checked or attributed < checked) and not reason:
+        reason = "a quote is not verbatim or not attributed to its paragraph's speaker"
+    return Grade(
+        passed=not reason,
+        reason=reason,
+        found=found,
+        answer_rank=rank,
+        excerpt_ok=excerpt_ok,
+        speaker_ok=speaker_ok,
+        speaker_recall=recall,
+        speaker_precision=precision,
+        named_first=named_first,
+        quotes_checked=checked,
+        quotes_exact=exact,
+        quotes_attributed=attributed,
+    )
+
+
+@dataclass(frozen=True)
+class RetrievalGrade:
+    """The retrieval stage's ranking for one answerable question."""
+
+    ranked: tuple[str, ...]
+    rank: int | None  # 1-based rank of the first gold paragraph
+    ndcg: float  # nDCG@K, every gold paragraph relevant (binary)
+
+
+def grade_ranking(q: GoldQuestion, ranked: Sequence[str], k: int = K) -> RetrievalGrade:
+    gold = set(q.gold_paragraphs)
+    top = list(ranked[:k])
+    rank = next((i for i, pid in enumerate(top, start=1) if pid in gold), None)
+    dcg = sum(1 / math.log2(i + 1) for i, pid in enumerate(top, start=1) if pid in gold)
+    ideal = sum(1 / math.log2(i + 1) for i in range(1, min(len(gold), k) + 1))
+    return RetrievalGrade(ranked=tuple(top), rank=rank, ndcg=dcg / ideal if ideal else 0.0)
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """One question asked in one mode: what came back and how it graded."""
+
+    question: GoldQuestion
+    mode: str
+    observation: Observation
+    grade: Grade
+    retrieval: RetrievalGrade | None = None
+
+
+# ---------------------------------------------------------------- metrics over many answers
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Aggregates over a set of results; a metric is None when no question in the set measures it."""
+
+    n: int
+    n_ranked: int  # questions the retrieval stage ranked (answerable, without history)
+    passed: float | None
+    hit1: float | None  # retrieval stage (search), answerable questions without history
+    hit3: float | None
+    hit5: float | None
+    mrr: float | None
+    ndcg5: float | None
+    answer_hit1: float | None  # the first quote comes from a gold paragraph
+    excerpt_precision: float | None
+    speaker_accuracy: float | None
+    multi_recall: float | None
+    multi_precision: float | None
+    who_named_first: float | None
+    quote_exactness: float | None
+    attribution_accuracy: float | None
+    abstention_precision: float | None
+    abstention_recall: float | None
+    false_abstentions: int
+    false_abstention_rate: float | None
+    followup_success: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    errors: int
+
+
+def _mean(values: Iterable[float | bool | None]) -> float | None:
+    vals = [float(v) for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _percentile(values: Sequence[float], pct: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1]
+
+
+def metrics(results: Sequence[QuestionResult]) -> Metrics:
+    answerable = [r for r in results if r.question.answerable]
+    unanswerable = [r for r in results if not r.question.answerable]
+    ranked = [r.retrieval for r in results if r.retrieval is not None]
+    abstained = [r for r in results if not r.grade.found]
+    true_abstained = [r for r in abstained if not r.question.answerable]
+    checked = sum(r.grade.quotes_checked for r in results)
+    latencies = sorted(r.observation.latency_ms for r in results if not r.observation.error)
+    false = [r for r in answerable if not r.grade.found and not r.observation.error]
+
+    def hit(k: int) -> float | None:
+        return _mean(g.rank is not None and g.rank <= k for g in ranked) if ranked else None
+
+    return Metrics(
+        n=len(results),
+        n_ranked=len(ranked),
+        passed=_mean(r.grade.passed for r in results),
+        hit1=hit(1),
+        hit3=hit(3),
+        hit5=hit(5),
+        mrr=_mean((1 / g.rank if g.rank else 0.0) for g in ranked) if ranked else None,
+        ndcg5=_mean(g.ndcg for g in ranked) if ranked else None,
+        answer_hit1=_mean(r.grade.answer_rank == 1 for r in answerable),
+        excerpt_precision=_mean(r.grade.excerpt_ok for r in results),
+        speaker_accuracy=_mean(r.grade.speaker_ok for r in results),
+        multi_recall=_mean(r.grade.speaker_recall for r in results),
+        multi_precision=_mean(r.grade.speaker_precision for r in results if r.grade.found),
+        who_named_first=_mean(r.grade.named_first for r in results if r.question.type == "who"),
+        quote_exactness=sum(r.grade.quotes_exact for r in results) / checked if checked else None,
+        attribution_accuracy=sum(r.grade.quotes_attributed for r in results) / checked if checked else None,
+        abstention_precision=len(true_abstained) / len(abstained) if abstained and unanswerable else None,
+        abstention_recall=len(true_abstained) / len(unanswerable) if unanswerable else None,
+        false_abstentions=len(false),
+        false_abstention_rate=len(false) / len(answerable) if answerable else None,
+        followup_success=_mean(r.grade.passed for r in results if r.question.type == "followup"),
+        latency_p50_ms=_percentile(latencies, 50),
+        latency_p95_ms=_percentile(latencies, 95),
+        errors=sum(1 for r in results if r.observation.error),
+    )
+
+
+def group(results: Sequence[QuestionResult], key: Callable[[QuestionResult], str]) -> dict[str, list[QuestionResult]]:
+    out: dict[str, list[QuestionResult]] = {}
+    for r in results:
+        out.setdefault(key(r), []).append(r)
+    return out
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Metrics for one slice of the results, over all questions and per split."""
+
+    all: Metrics
+    dev: Metrics
+    holdout: Metrics
+
+
+def slice_metrics(results: Sequence[QuestionResult]) -> Slice:
+    return Slice(
+        all=metrics(results),
+        dev=metrics([r for r in results if r.question.split == "dev"]),
+        holdout=metrics([r for r in results if r.question.split == "holdout"]),
+    )
+
+
+def _type_order(name: str) -> int:
+    return QUESTION_TYPES.index(name) if name in QUESTION_TYPES else len(QUESTION_TYPES)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The numbers a report shows: per mode, and per type and language for every mode."""
+
+    by_mode: dict[str, Slice]
+    by_type: dict[str, dict[str, Slice]]  # mode -> type -> slice
+    by_language: dict[str, dict[str, Slice]]  # mode -> language -> slice
+
+
+def summarize(results: Sequence[QuestionResult]) -> Summary:
+    by_mode = group(results, lambda r: r.mode)
+    return Summary(
+        by_mode={m: slice_metrics(rs) for m, rs in by_mode.items()},
+        by_type={
+            m: {
+                t: slice_metrics(g)
+                for t, g in sorted(group(rs, lambda r: r.question.type).items(), key=lambda kv: _type_order(kv[0]))
+            }
+            for m, rs in by_mode.items()
+        },
+        by_language={
+            m: {
+                lang: slice_metrics(g)
+                for lang, g in sorted(
+                    group(rs, lambda r: r.question.language).items(),
+                    key=lambda kv: LANGUAGES.index(kv[0]) if kv[0] in LANGUAGES else 9,
+                )
+            }
+            for m, rs in by_mode.items()
+        },
+    )
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run was: against what, with which embedder and questions, when."""
+
+    target: str
+    embedder: str
+    modes: tuple[str, ...]
+    headline_mode: str
+    top_k: int
+    questions_file: str
+    questions_sha256: str
+    created: str
+    retrieval_stage: bool  # whether hit@k/MRR/nDCG come from the retrieval stage (in-process only)
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    info: RunInfo
+    results: tuple[QuestionResult, ...]
+
+    def for_mode(self, mode: str) -> list[QuestionResult]:
+        return [r for r in self.results if r.mode == mode]
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# Not in any question set, so no answer cache can turn a measured request into a cache hit.
+WARM_UP = GoldQuestion("warm-up-1", "座谈会上大家谈了哪些话题？", "zh", "factual", "dev", (), ())
+
+
+def run_questions(
+    questions: Sequence[GoldQuestion],
+    client: AskClient,
+    paragraphs: Mapping[str, CorpusParagraph],
+    modes: Sequence[str] = MODES,
+    retriever: Retriever | None = None,
+    top_k: int = K,
+    progress: Callable[[int], None] | None = None,
+) -> list[QuestionResult]:
+    """Ask every question in every mode through `client`; rank answerable ones with `retriever` too."""
+    out: list[QuestionResult] = []
+    for mode in modes:
+        client.ask(WARM_UP, mode, top_k)  # unmeasured: the first request pays one-off start-up costs
+        for q in questions:
+            obs = client.ask(q, mode, top_k)
+            ranking = None
+            if retriever is not None and q.answerable and not q.history:
+                ranking = grade_ranking(q, retriever.rank(q.question, mode, K))
+            out.append(QuestionResult(q, mode, obs, grade(q, obs, paragraphs, top_k), ranking))
+            if progress:
+                progress(1)
+    return out
+
+
+# ---------------------------------------------------------------- results.json and comparing two of them
+
+
+def _expected(q: GoldQuestion) -> dict[str, Any]:
+    return {
+        "found": q.answerable,
+        "speakers": list(q.gold_speakers),
+        "paragraphs": list(q.gold_paragraphs),
+        "spans": {pid: list(spans) for pid, spans in q.gold_spans.items()},
+    }
+
+
+def _got(r: QuestionResult) -> dict[str, Any]:
+    o = r.observation
+    return {
+        "found": o.found,
+        "answer": o.answer,
+        "intent": o.intent,
+        "quotes": [{"paragraph_id": x.paragraph_id, "speaker": x.speaker, "text": x.text} for x in o.quotes],
+        "closest": [x.paragraph_id for x in o.closest],
+        "latency_ms": round(o.latency_ms, 2),
+        "error": o.error,
+        "retrieval": list(r.retrieval.ranked) if r.retrieval else None,
+    }
+
+
+def run_to_json(run: EvalRun) -> dict[str, Any]:
+    """results.json: the run, the summary, and every question with expected, got and pass/fail per mode."""
+    summary = summarize(run.results)
+    questions: dict[str, dict[str, Any]] = {}
+    for r in run.results:
+        q = r.question
+        row = questions.setdefault(
+            q.id,
+            {
+                "id": q.id,
+                "question": q.question,
+                "type": q.type,
+                "language": q.language,
+                "split": q.split,
+                "history": [asdict(h) for h in q.history],
+                "expected": _expected(q),
+                "results": {},
+            },
+        )
+        g = r.grade
+        row["results"][r.mode] = {
+            "passed": g.passed,
+            "reason": g.reason,
+            "grade": asdict(g),
+            "retrieval_rank": r.retrieval.rank if r.retrieval else None,
+            "got": _got(r),
+        }
+    return {
+        "schema": 1,
+        "info": asdict(run.info),
+        "summary": asdict(summary),
+        "questions": list(questions.values()),
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question in one mode, as stored in a results.json."""
+
+    id: str
+    mode: str
+    question: str
+    passed: bool
+    reason: str
+    first: str  # "p12 徐守峰" / "not found"
+
+
+def outcomes_from_json(data: Mapping[str, Any]) -> dict[tuple[str, str], Outcome]:
+    out = {}
+    for row in data.get("questions", []):
+        for mode, res in row.get("results", {}).items():
+            got = res.get("got", {})
+            quotes = got.get("quotes") or []
+            first = (
+                f"{_short(quotes[0]['paragraph_id'])} {quotes[0]['speaker']}"
+                if got.get("found") and quotes
+                else "not found"
+            )
+            out[(row["id"], mode)] = Outcome(
+                row["id"], mode, row["question"], bool(res["passed"]), res["reason"], first
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Change:
+    id: str
+    mode: str
+    question: str
+    kind: str  # "fixed" | "broken" | "changed" (same verdict, different first quote) | "added" | "removed"
+    before: str
+    after: str
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
+    """The questions whose outcome differs between two results.json files (A = before, B = after)."""
+    before, after = outcomes_from_json(a), outcomes_from_json(b)
+    changes: list[Change] = []
+    for key in sorted(before.keys() | after.keys()):
+        x, y = before.get(key), after.get(key)
+        if x is None and y is not None:
+            changes.append(Change(y.id, y.mode, y.question, "added", "", _verdict(y)))
+        elif y is None and x is not None:
+            changes.append(Change(x.id, x.mode, x.question, "removed", _verdict(x), ""))
+        elif x is not None and y is not None:
+            if x.passed != y.passed:
+                changes.append(
+                    Change(x.id, x.mode, x.question, "fixed" if y.passed else "broken", _verdict(x), _verdict(y))
+                )
+            elif x.first != y.first:
+                changes.append(Change(x.id, x.mode, x.question, "changed", _verdict(x), _verdict(y)))
+    order = {"broken": 0, "fixed": 1, "changed": 2, "added": 3, "removed": 4}
+    return sorted(changes, key=lambda c: (order[c.kind], c.mode, c.id))
+
+
+def _verdict(o: Outcome) -> str:
+    return ("pass" if o.passed else "FAIL") + f" [{o.first}]" + (f" {o.reason}" if o.reason else "")
