@@ -10,7 +10,7 @@ import numpy as np
 
 from rag import abstain
 from rag.compose import Composer, ExtractiveComposer
-from rag.crosslingual import feedback_terms, pinyin_terms
+from rag.crosslingual import feedback_terms, is_background, pinyin_terms
 from rag.errors import QuestionError
 from rag.excerpt import choose_excerpt
 from rag.index import Index
@@ -102,9 +102,15 @@ def _sentence_sample(index: Index, size: int = 2048) -> np.ndarray:
 def _select_multi(index: Index, plan: QuestionPlan, hits: list[Hit], result: SearchResult, top_k: int) -> list[Hit]:
     """One best paragraph per speaker who addresses the topic, best speaker first."""
     alias_words = {m.alias.lower() for m in plan.mentions}
-    content = [t for t in result.tokens if t not in alias_words and not t.isascii()]
+    content = [
+        t
+        for t in result.tokens
+        if t not in alias_words and (len(t) >= 2 or t.isdigit()) and (not t.isascii() or index.keyword.doc_freq(t) > 0)
+    ]
     # Search-mode tokens overlap (人才, 培养, 人才培养): keep the atomic ones.
     content = [t for t in content if not any(o != t and o in t for o in content)]
+    # Background words (文化, 湖南) do not make a topic when the question has a more specific one.
+    content = [t for t in content if not is_background(index, t)] or content
     if not content:
         # A Latin-script question: name its topic in the corpus's words (pinyin, then shared best sentences).
         content = pinyin_terms(index, plan.search_text) or feedback_terms(index, result.query_vector)
@@ -178,7 +184,7 @@ def ask(
         documents=[document] if document else None,
         query_vector=vector,
         boost_speakers=[m.speaker.name for m in plan.mentions] if plan.intent in ("who", "multi") else None,
-        keyword_text=plan.keyword_text,
+        keyword_text=" ".join([plan.keyword_text, *pinyin_terms(index, plan.keyword_text)]),
     )
     t2 = time.perf_counter()
     hits = result.hits

@@ -14,6 +14,7 @@ KEYWORD_WEIGHT = 0.25  # weight of token overlap next to cosine similarity (both
 EXTEND_MARGIN = 0.03  # a neighbour joins the excerpt when it scores this close to the best sentence
 BACK_REFERENCE = ("这", "此", "该", "它", "他们", "其中", "因此", "所以", "对此")
 SHORT_SENTENCE = 14
+LEADS_ON = ("：", ":", "？", "?")
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,9 @@ def choose_excerpt(
     # A sentence that leans on the previous one ("这些合作…") needs it to make sense.
     if lo > 0 and text[spans[lo][0] :].startswith(BACK_REFERENCE) and fits():
         lo -= 1
-    # A sentence introducing what follows ("要做好以下三点：") needs the next one.
-    if hi + 1 < len(spans) and text[spans[hi][0] : spans[hi][1]].rstrip().endswith(("：", ":")) and fits():
+    # A sentence introducing what follows ("要做好以下三点：") or asking what the next one answers
+    # ("如何更好地……？我建议……") needs the next one.
+    if hi + 1 < len(spans) and text[spans[hi][0] : spans[hi][1]].rstrip().endswith(LEADS_ON) and fits():
         hi += 1
     while fits():
         left = scores[lo - 1] if lo > 0 else -np.inf

@@ -105,7 +105,9 @@ def analyze(question: str, registry: SpeakerRegistry, history: Sequence[HistoryT
 
     if previous is not None:
         ellipsis = ELLIPSIS.match(question.strip())
-        if ellipsis and mentions and len(strip_mentions(question, mentions)) <= 12:
+        leftover = strip_mentions(question, mentions)
+        short = len(leftover) <= 12 or (leftover.isascii() and len(leftover.split()) <= 4)
+        if ellipsis and mentions and short:
             # "那华为呢？" / "What about BYD?": the previous topic, asked of a new speaker.
             prev_mentions = registry.mentions(previous.question)
             topic = strip_mentions(previous.question, prev_mentions)

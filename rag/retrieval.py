@@ -29,7 +29,7 @@ class Hit:
 
 @dataclass
 class SearchResult:
-    """Hits, best first, plus what the answer stage reuses (the query vector and tokens)."""
+    """Hits, best first, plus what the answer stage reuses (the query vector and the keyword tokens)."""
 
     hits: list[Hit]
     query_vector: np.ndarray
@@ -104,6 +104,31 @@ def sentence_rescore(index: Index, dense: np.ndarray, query_vector: np.ndarray) 
     return out
 
 
+def _idf(index: Index, token: str) -> float:
+    n = max(1, len(index.chunks))
+    df = index.keyword.doc_freq(token)
+    return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+
+def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: np.ndarray) -> float:
+    """How much of the question (IDF-weighted) the best keyword match covers, in 0..1.
+
+    Words the corpus never uses count at full weight: a question phrased in other words than the
+    speeches (a paraphrase, or English) gets little say from BM25, and the dense ranking leads.
+    """
+    atomic = [t for t in dict.fromkeys(tokens) if not any(o != t and o in t for o in tokens)]
+    if not atomic or len(rows) == 0:
+        return 0.0
+    best_row = int(rows[np.argmax(bm25[rows])])
+    if bm25[best_row] <= 0:
+        return 0.0
+    text = index.chunks[best_row].text.lower()
+    max_idf = _idf(index, "\x00")
+    weights = {t: (_idf(index, t) if index.keyword.doc_freq(t) else max_idf) for t in atomic}
+    covered = sum(w for t, w in weights.items() if t in text)
+    return min(1.0, 2.0 * covered / sum(weights.values()))
+
+
 def search(
     index: Index,
     question: str,
@@ -140,13 +165,14 @@ def search(
     dense_rank = _ranks(dense, all_rows[np.isfinite(dense[all_rows])], limit, positive_only=False)
     bm25_rank = _ranks(bm25, all_rows, limit, positive_only=True)
 
+    bm25_weight = settings.bm25_weight * keyword_confidence(index, keyword_tokens, bm25, all_rows)
     fused: dict[int, float] = {}
     if mode in ("dense", "hybrid"):
         w = settings.dense_weight if mode == "hybrid" else 1.0
         for row, rank in dense_rank.items():
             fused[row] = fused.get(row, 0.0) + w / (settings.rrf_k + rank)
     if mode in ("bm25", "hybrid"):
-        w = settings.bm25_weight if mode == "hybrid" else 1.0
+        w = bm25_weight if mode == "hybrid" else 1.0
         for row, rank in bm25_rank.items():
             fused[row] = fused.get(row, 0.0) + w / (settings.rrf_k + rank)
     if boost_speakers:
@@ -170,4 +196,4 @@ def search(
         for rank, row in enumerate(order, start=1)
     ]
     timings["search"] = (time.perf_counter() - t1) * 1000
-    return SearchResult(hits=hits, query_vector=query_vector, tokens=tokens, timings_ms=timings)
+    return SearchResult(hits=hits, query_vector=query_vector, tokens=keyword_tokens, timings_ms=timings)
