@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 from rag.cli import Context, pass_ctx, register, run_guarded
 from rag.evaluation import (
     MODES,
+    AskClient,
     EvalRun,
     K,
     Metrics,
@@ -138,6 +140,8 @@ def format_summary(run: EvalRun, summary: Summary) -> str:
         for m in modes:
             for split in ("dev", "holdout", "all"):
                 x: Metrics = getattr(summary.by_mode[m], split)
+                if not x.n:
+                    continue
                 rows.append(
                     [f"{m} {split}", str(x.n_ranked), pct(x.hit1), pct(x.hit3), pct(x.hit5), num(x.mrr), num(x.ndcg5)]
                 )
@@ -151,7 +155,8 @@ def format_summary(run: EvalRun, summary: Summary) -> str:
     rows = []
     for m in modes:
         for split in ("dev", "holdout", "all"):
-            rows.append(_answer_row(f"{m} {split}", getattr(summary.by_mode[m], split)))
+            if getattr(summary.by_mode[m], split).n:
+                rows.append(_answer_row(f"{m} {split}", getattr(summary.by_mode[m], split)))
     parts.append(_table(ANSWER_HEADER, rows, f"Answers (POST /ask, top_k={info.top_k})"))
     parts.append(_breakdown("By type", summary.by_type, modes, info.headline_mode))
     parts.append(_breakdown("By language", summary.by_language, modes, info.headline_mode))
@@ -189,22 +194,23 @@ def evaluate(
     if problems:
         raise QuestionSetError("the gold does not match the corpus:\n  " + "\n  ".join(problems[:20]))
     headline = settings.mode if settings.mode in modes else modes[0]
-    total = len(questions) * len(modes)
-    with click.progressbar(length=total, label="Asking", file=sys.stderr, show_pos=True) as bar:
+    with ExitStack() as stack:
+        # Connect (or load and start the app) before the progress bar, so its notices print on their own lines.
+        retriever = None
         if url:
-            with remote_client(url) as client:
-                results = run_questions(questions, client, paragraphs, modes, None, K, bar.update)
-            target, embedder, stage = url, "server's", False
+            client: AskClient = stack.enter_context(remote_client(url))
+            embedder = "as configured on the server"
         else:
             from rag.cli import load_for_query
 
             index = load_for_query(settings)
-            with in_process_client(settings, index, via) as client:
-                results = run_questions(
-                    questions, client, paragraphs, modes, IndexRetriever(index, settings), K, bar.update
-                )
-                target = client.target
-            embedder, stage = index.embedder.id, True
+            client = stack.enter_context(in_process_client(settings, index, via))
+            retriever, embedder = IndexRetriever(index, settings), index.embedder.id
+        bar = stack.enter_context(
+            click.progressbar(length=len(questions) * len(modes), label="Asking", file=sys.stderr, show_pos=True)
+        )
+        results = run_questions(questions, client, paragraphs, modes, retriever, K, bar.update)
+    target, stage = client.target, retriever is not None
     info = RunInfo(
         target=target,
         embedder=embedder,
