@@ -164,16 +164,24 @@ def format_summary(run: EvalRun, summary: Summary) -> str:
 
 
 def format_changes(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """Flipped and changed answers one by one; questions only in one file as a list of ids."""
     changes = compare(a, b)
     if not changes:
         return "No question changed."
-    counts: dict[str, int] = {}
     lines = []
+    for mode in sorted({c.mode for c in changes}):
+        of_mode = [c for c in changes if c.mode == mode]
+        counts = {k: sum(c.kind == k for c in of_mode) for k in ("fixed", "broken", "changed", "added", "removed")}
+        lines.append(f"{mode}: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
     for c in changes:
-        counts[c.kind] = counts.get(c.kind, 0) + 1
-        lines.append(f"{c.kind:8} {c.mode:7} {c.id:11} {c.question}\n{'':17}A: {c.before}\n{'':17}B: {c.after}")
-    head = ", ".join(f"{n} {k}" for k, n in counts.items())
-    return f"{len(changes)} changed ({head}):\n" + "\n".join(lines)
+        if c.kind in ("fixed", "broken", "changed"):
+            lines.append(f"{c.kind:8} {c.mode:7} {c.id:11} {c.question}\n{'':17}A: {c.before}\n{'':17}B: {c.after}")
+    for kind in ("added", "removed"):
+        ids = sorted({c.id for c in changes if c.kind == kind})
+        if ids:
+            where = "B" if kind == "added" else "A"
+            lines.append(f"{kind} (only in {where}): {len(ids)} questions: {', '.join(ids)}")
+    return "\n".join(lines)
 
 
 def evaluate(

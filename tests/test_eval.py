@@ -225,6 +225,62 @@ def test_abstention_metrics(paragraphs: dict) -> None:
     assert m.passed == 0.5
 
 
+# ---------------------------------------------------------------- the HTTP client
+
+
+class _Response:
+    def __init__(self, status: int, body: dict) -> None:
+        self.status_code, self._body = status, body
+        self.headers = {"retry-after": "0"}
+        self.text = json.dumps(body)
+
+    def json(self) -> dict:
+        return self._body
+
+
+class _Server:
+    """Answers POST /ask with the given statuses in turn (a real object, not a mock)."""
+
+    def __init__(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+        self.bodies: list[dict] = []
+
+    def post(self, path: str, json: dict) -> _Response:
+        assert path == "/ask"
+        self.bodies.append(json)
+        status = self.statuses.pop(0)
+        answer = {
+            "found": False,
+            "answer": "座谈会发言中没有找到相关内容。",
+            "intent": "single",
+            "quotes": [],
+            "closest": [],
+        }
+        return _Response(status, answer if status == 200 else {"detail": "busy"})
+
+
+def test_http_client_sends_the_history_and_retries_when_busy() -> None:
+    from rag.eval_client import HttpAskClient
+
+    follow = parse_question(
+        {"id": "follow-1", "question": "他还说了什么？", "language": "zh", "type": "followup", "split": "dev",
+         "gold_speakers": ["张冬"], "gold_paragraphs": [P + "3"], "gold_span": None,
+         "history": [{"question": "张冬说了什么？", "answer": "“…”", "speakers": ["张冬"]}]}
+    )  # fmt: skip
+    server = _Server(503, 429, 200)
+    obs = HttpAskClient(server, "test").ask(follow, "dense", 5)
+    assert obs.error == "" and obs.found is False and obs.answer.startswith("座谈会")
+    assert len(server.bodies) == 3
+    assert server.bodies[0] == {
+        "question": "他还说了什么？",
+        "top_k": 5,
+        "mode": "dense",
+        "history": [{"question": "张冬说了什么？", "answer": "“…”", "speakers": ["张冬"]}],
+    }
+    failed = HttpAskClient(_Server(500), "test").ask(follow, "dense", 5)
+    assert failed.error.startswith("HTTP 500") and not failed.found
+
+
 # ---------------------------------------------------------------- `rag eval` end to end, on a subset
 
 
