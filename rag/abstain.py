@@ -101,6 +101,12 @@ GENERIC_SUBJECTS = re.compile(
     r"\b(the )?(speakers?|executives?|entrepreneurs?|participants?|they|he|she|everyone|people|companies)\b",
     re.I,
 )
+QUANTITY_QUESTION = re.compile(
+    r"多少|几个|几家|几项|几位|几种|几年|哪一年|哪年|什么时候|何时|几月|几号|"
+    r"\bhow (many|much|large|big|long)\b|\bwhat year\b|\bwhen\b|\bwhat (is|was) the (number|population|price)\b",
+    re.I,
+)
+NUMBER = re.compile(r"[0-9０-９]|[一二三四五六七八九十两百千万亿]+(?:个|项|点|家|级|万|亿|年|月|日|位|种|方面|多)")
 BACKGROUND_SHARE = 0.2  # a word in this share of paragraphs is background (湖南, 文化), not a topic
 DENSE_CLEAR = 3.0  # z-score of the best sentence similarity that counts as a clear match
 DENSE_WEAK = 1.6  # below this, an English question with no named speaker is taken as unanswered
@@ -182,7 +188,7 @@ def unknown_latin_entities(index: Index, text: str) -> list[str]:
         if low in QUESTION_WORDS or len(low) < 2:
             continue
         capital = word[0].isupper() or word.isupper() or any(ch.isdigit() for ch in word)
-        at_start = text.lstrip().startswith(word)
+        at_start = text.lstrip().startswith(word) and not has_cjk(text)
         if not capital or (at_start and not word.isupper()):
             continue
         if low in known or low.rstrip("s") in known:
@@ -200,6 +206,11 @@ def asks_what_a_non_speaker_said(question: str) -> str:
             if subject and not GENERIC_SUBJECTS.search(subject) and len(subject) >= 2:
                 return subject
     return ""
+
+
+def lacks_asked_quantity(question: str, paragraph: str) -> bool:
+    """A "how many / when" question whose best paragraph states no number or date cannot be answered by it."""
+    return bool(QUANTITY_QUESTION.search(question)) and not NUMBER.search(paragraph)
 
 
 def evaluate(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:

@@ -197,6 +197,8 @@ def ask(
     if plan.intent == "more":
         evidence = abstain.Evidence(**{**evidence.__dict__, "abstain": False, "reason": "asks for more"})
     found = bool(hits) and not evidence.abstain
+    if found and plan.intent in ("single", "who") and abstain.lacks_asked_quantity(text, hits[0].chunk.text):
+        found = False  # asked for a number or date the best passage does not state
     chosen = _select_multi(index, plan, hits, result, top_k) if plan.intent == "multi" and found else hits[:top_k]
     quotes = verified(index, [_quote(index, h, result, settings) for h in chosen]) if found else []
     closest: list[Quote] = []
