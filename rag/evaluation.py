@@ -306,7 +306,7 @@ class Grade:
     speaker_ok: bool | None  # single-answer questions: is the first quote's speaker a gold speaker?
     speaker_recall: float | None  # multi: gold speakers quoted / min(gold speakers, top_k)
     speaker_precision: float | None  # multi: quoted speakers that are gold / quoted speakers
-    named_first: bool | None  # "who" questions: the speaker is named in the answer's first words
+    named_first: bool | None  # "who" questions: the first quote's speaker is named in the answer's first words
     quotes_checked: int
     quotes_exact: int  # text == paragraph[start:end] and paragraph == the corpus paragraph
     quotes_attributed: int  # speaker == the corpus paragraph's speaker
@@ -370,7 +370,7 @@ def grade(q: GoldQuestion, obs: Observation, paragraphs: Mapping[str, CorpusPara
         if first and first.paragraph_id in q.gold_paragraphs:
             excerpt_ok = _contains_span(q, first)
         if q.type == "who" and first:
-            named_first = speaker_ok and _names_first(obs.answer, first)
+            named_first = _names_first(obs.answer, first)  # the format alone; the speaker is graded apart
         if first and not reason:
             if first.paragraph_id not in q.gold_paragraphs:
                 reason = (
