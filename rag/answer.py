@@ -51,9 +51,10 @@ def resolve_speaker(index: Index, speaker: str | None) -> tuple[str, ...]:
     return tuple(s.name for s in found)
 
 
-def _quote(index: Index, hit: Hit, result: SearchResult, settings: Settings) -> Quote:
+def _quote(index: Index, hit: Hit, result: SearchResult, settings: Settings, topic: list[str] | None = None) -> Quote:
     chunk = hit.chunk
-    excerpt = choose_excerpt(index, hit.row, result.query_vector, result.tokens, settings.max_excerpt_sentences)
+    tokens = topic or result.tokens
+    excerpt = choose_excerpt(index, hit.row, result.query_vector, tokens, settings.max_excerpt_sentences)
     return Quote(
         text=chunk.text[excerpt.start : excerpt.end],
         paragraph=chunk.text,
@@ -99,8 +100,8 @@ def _sentence_sample(index: Index, size: int = 2048) -> np.ndarray:
     return cached
 
 
-def _select_multi(index: Index, plan: QuestionPlan, hits: list[Hit], result: SearchResult, top_k: int) -> list[Hit]:
-    """One best paragraph per speaker who addresses the topic, best speaker first."""
+def _topic_terms(index: Index, plan: QuestionPlan, result: SearchResult) -> list[str]:
+    """The question's topic in the corpus's words: 马栏山 for 哪些企业家提到了马栏山, 人才 for "talent"."""
     alias_words = {m.alias.lower() for m in plan.mentions}
     content = [
         t
@@ -114,6 +115,11 @@ def _select_multi(index: Index, plan: QuestionPlan, hits: list[Hit], result: Sea
     if not content:
         # A Latin-script question: name its topic in the corpus's words (pinyin, then shared best sentences).
         content = pinyin_terms(index, plan.search_text) or feedback_terms(index, result.query_vector)
+    return content
+
+
+def _select_multi(index: Index, hits: list[Hit], result: SearchResult, content: list[str], top_k: int) -> list[Hit]:
+    """One best paragraph per speaker who addresses the topic, best speaker first."""
 
     def share(hit: Hit) -> float:
         text = hit.chunk.text.lower()
@@ -199,8 +205,9 @@ def ask(
     found = bool(hits) and not evidence.abstain
     if found and plan.intent in ("single", "who") and abstain.lacks_asked_quantity(text, hits[0].chunk.text):
         found = False  # asked for a number or date the best passage does not state
-    chosen = _select_multi(index, plan, hits, result, top_k) if plan.intent == "multi" and found else hits[:top_k]
-    quotes = verified(index, [_quote(index, h, result, settings) for h in chosen]) if found else []
+    topic = _topic_terms(index, plan, result) if plan.intent == "multi" else None
+    chosen = _select_multi(index, hits, result, topic or [], top_k) if topic is not None and found else hits[:top_k]
+    quotes = verified(index, [_quote(index, h, result, settings, topic) for h in chosen]) if found else []
     closest: list[Quote] = []
     if not quotes:
         found = False

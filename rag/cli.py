@@ -289,6 +289,17 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     )
 
 
+@main.command("settings")
+def settings_command() -> None:
+    """Print every setting (environment variable, default, description) as a Markdown table.
+
+    Example: rag settings
+    """
+    from rag.settings import settings_table
+
+    click.echo(settings_table())
+
+
 def register(command: click.Command) -> None:
     """Add a subcommand defined in another module (eval, add, feedback…)."""
     main.add_command(command)

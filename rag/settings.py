@@ -74,3 +74,13 @@ def get_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (CLI flags) on top."""
     clean = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**clean)  # type: ignore[arg-type]
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting (the README's table is generated from it)."""
+    rows = ["| Environment variable | Default | Description |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        shown = "(empty)" if default in ("", []) else str(default)
+        rows.append(f"| `RAG_{name.upper()}` | `{shown}` | {field.description} |")
+    return "\n".join(rows)
