@@ -35,6 +35,18 @@ from rag.evaluation import (
 )
 
 DEFAULT_QUESTIONS = Path("eval/questions.jsonl")
+REPO_QUESTIONS = Path(__file__).resolve().parent.parent / DEFAULT_QUESTIONS
+
+
+def default_questions() -> Path:
+    """eval/questions.jsonl under the working directory, else the one beside this checkout's package."""
+    if DEFAULT_QUESTIONS.is_file():
+        return DEFAULT_QUESTIONS
+    if REPO_QUESTIONS.is_file():
+        return REPO_QUESTIONS
+    raise QuestionSetError(f"no {DEFAULT_QUESTIONS} here; pass --questions FILE")
+
+
 DEFAULT_OUT = Path("eval/out")
 
 
@@ -249,9 +261,7 @@ def write_outputs(run: EvalRun, out: Path) -> tuple[Path, Path]:
     "--questions",
     "questions_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=DEFAULT_QUESTIONS,
-    show_default=True,
-    help="Gold question set (JSONL).",
+    help=f"Gold question set (JSONL) [default: {DEFAULT_QUESTIONS}, or the repository's].",
 )
 @click.option(
     "--out",
@@ -285,7 +295,7 @@ def write_outputs(run: EvalRun, out: Path) -> tuple[Path, Path]:
 @pass_ctx
 def eval_command(
     ctx: Context,
-    questions_file: Path,
+    questions_file: Path | None,
     out: Path,
     url: str | None,
     modes: tuple[str, ...],
@@ -312,7 +322,7 @@ def eval_command(
             else:
                 click.echo(format_changes(a, b))
             return
-        run = evaluate(ctx, questions_file, url, list(modes or MODES), split, via)
+        run = evaluate(ctx, questions_file or default_questions(), url, list(modes or MODES), split, via)
         results_path, report_path = write_outputs(run, out)
         summary = summarize(run.results)
         if as_json:
