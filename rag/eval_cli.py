@@ -14,23 +14,19 @@ from typing import Any
 import click
 
 from rag.cli import Context, pass_ctx, register, run_guarded
+from rag.eval_gold import QuestionSetError, corpus_paragraphs, gold_problems, load_questions
+from rag.eval_results import compare, run_to_json
 from rag.evaluation import (
     MODES,
     AskClient,
     EvalRun,
     K,
     Metrics,
-    QuestionSetError,
     RunInfo,
     Slice,
     Summary,
-    compare,
-    corpus_paragraphs,
     file_sha256,
-    gold_problems,
-    load_questions,
     run_questions,
-    run_to_json,
     summarize,
 )
 

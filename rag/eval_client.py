@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from rag.errors import RagError
-from rag.evaluation import GoldQuestion, Observation, observation_from_json
+from rag.eval_gold import GoldQuestion
+from rag.evaluation import Observation, observation_from_json
 from rag.index import Index
 from rag.settings import SearchMode, Settings
 

@@ -11,24 +11,19 @@ from click.testing import CliRunner
 
 from rag import Index, Settings, load_corpus
 from rag.cli import main
-from rag.evaluation import (
+from rag.eval_gold import (
     MIN_PER_TYPE,
     QUESTION_TYPES,
     GoldQuestion,
-    Observation,
-    SeenQuote,
-    compare,
     corpus_paragraphs,
     coverage_problems,
     gold_problems,
-    grade,
-    grade_ranking,
     load_questions,
-    metrics,
     parse_question,
-    run_questions,
     split_for,
 )
+from rag.eval_results import compare
+from rag.evaluation import Observation, QuestionResult, SeenQuote, grade, grade_ranking, metrics, run_questions
 from rag.keywords import KeywordTokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,9 +199,7 @@ def test_ranking_metrics() -> None:
     assert grade_ranking(q, ["n1"] * 5 + ["x"]).rank is None
 
 
-def _result(q: GoldQuestion, obs: Observation, paragraphs: dict):  # type: ignore[no-untyped-def]
-    from rag.evaluation import QuestionResult
-
+def _result(q: GoldQuestion, obs: Observation, paragraphs: dict) -> QuestionResult:
     return QuestionResult(q, "hybrid", obs, grade(q, obs, paragraphs))
 
 

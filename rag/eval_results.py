@@ -1,0 +1,132 @@
+"""results.json: every question with what was expected, what came back and the verdict; and comparing two."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rag.eval_gold import GoldQuestion
+from rag.evaluation import EvalRun, QuestionResult, short_id, summarize
+
+
+def _expected(q: GoldQuestion) -> dict[str, Any]:
+    return {
+        "found": q.answerable,
+        "speakers": list(q.gold_speakers),
+        "paragraphs": list(q.gold_paragraphs),
+        "spans": {pid: list(spans) for pid, spans in q.gold_spans.items()},
+    }
+
+
+def _got(r: QuestionResult) -> dict[str, Any]:
+    o = r.observation
+    return {
+        "found": o.found,
+        "answer": o.answer,
+        "intent": o.intent,
+        "quotes": [{"paragraph_id": x.paragraph_id, "speaker": x.speaker, "text": x.text} for x in o.quotes],
+        "closest": [x.paragraph_id for x in o.closest],
+        "latency_ms": round(o.latency_ms, 2),
+        "error": o.error,
+        "retrieval": list(r.retrieval.ranked) if r.retrieval else None,
+    }
+
+
+def run_to_json(run: EvalRun) -> dict[str, Any]:
+    """results.json: the run, the summary, and every question with expected, got and pass/fail per mode."""
+    summary = summarize(run.results)
+    questions: dict[str, dict[str, Any]] = {}
+    for r in run.results:
+        q = r.question
+        row = questions.setdefault(
+            q.id,
+            {
+                "id": q.id,
+                "question": q.question,
+                "type": q.type,
+                "language": q.language,
+                "split": q.split,
+                "history": [asdict(h) for h in q.history],
+                "expected": _expected(q),
+                "results": {},
+            },
+        )
+        g = r.grade
+        row["results"][r.mode] = {
+            "passed": g.passed,
+            "reason": g.reason,
+            "grade": asdict(g),
+            "retrieval_rank": r.retrieval.rank if r.retrieval else None,
+            "got": _got(r),
+        }
+    return {
+        "schema": 1,
+        "info": asdict(run.info),
+        "summary": asdict(summary),
+        "questions": list(questions.values()),
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question in one mode, as stored in a results.json."""
+
+    id: str
+    mode: str
+    question: str
+    passed: bool
+    reason: str
+    first: str  # "p12 徐守峰" / "not found"
+
+
+def outcomes_from_json(data: Mapping[str, Any]) -> dict[tuple[str, str], Outcome]:
+    out = {}
+    for row in data.get("questions", []):
+        for mode, res in row.get("results", {}).items():
+            got = res.get("got", {})
+            quotes = got.get("quotes") or []
+            first = (
+                f"{short_id(quotes[0]['paragraph_id'])} {quotes[0]['speaker']}"
+                if got.get("found") and quotes
+                else "not found"
+            )
+            out[(row["id"], mode)] = Outcome(
+                row["id"], mode, row["question"], bool(res["passed"]), res["reason"], first
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Change:
+    id: str
+    mode: str
+    question: str
+    kind: str  # "fixed" | "broken" | "changed" (same verdict, different first quote) | "added" | "removed"
+    before: str
+    after: str
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
+    """The questions whose outcome differs between two results.json files (A = before, B = after)."""
+    before, after = outcomes_from_json(a), outcomes_from_json(b)
+    changes: list[Change] = []
+    for key in sorted(before.keys() | after.keys()):
+        x, y = before.get(key), after.get(key)
+        if x is None and y is not None:
+            changes.append(Change(y.id, y.mode, y.question, "added", "", _verdict(y)))
+        elif y is None and x is not None:
+            changes.append(Change(x.id, x.mode, x.question, "removed", _verdict(x), ""))
+        elif x is not None and y is not None:
+            if x.passed != y.passed:
+                changes.append(
+                    Change(x.id, x.mode, x.question, "fixed" if y.passed else "broken", _verdict(x), _verdict(y))
+                )
+            elif x.first != y.first:
+                changes.append(Change(x.id, x.mode, x.question, "changed", _verdict(x), _verdict(y)))
+    order = {"broken": 0, "fixed": 1, "changed": 2, "added": 3, "removed": 4}
+    return sorted(changes, key=lambda c: (order[c.kind], c.mode, c.id))
+
+
+def _verdict(o: Outcome) -> str:
+    return ("pass" if o.passed else "FAIL") + f" [{o.first}]" + (f" {o.reason}" if o.reason else "")
