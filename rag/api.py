@@ -71,3 +71,36 @@ def speech(index: Index, key: str) -> dict[str, Any] | None:
             for c in chunks
         ],
     }
+
+
+def document_summaries(index: Index) -> list[dict[str, Any]]:
+    """Every document with title, source, date and event: what a citation of a quote names."""
+    counts: dict[str, int] = {}
+    speakers: dict[str, list[str]] = {}
+    for c in index.chunks:
+        counts[c.document] = counts.get(c.document, 0) + 1
+        if c.kind == "speech" and c.speaker not in speakers.setdefault(c.document, []):
+            speakers[c.document].append(c.speaker)
+    return [
+        {
+            "slug": d.slug,
+            "title": d.title,
+            "subtitle": d.subtitle,
+            "source": d.source,
+            "date": d.date,
+            "event": dict(d.event),
+            "speakers": speakers.get(d.slug, []),
+            "paragraphs": counts.get(d.slug, 0),
+        }
+        for d in index.documents
+    ]
+
+
+def speech_in_context(index: Index, key: str) -> dict[str, Any] | None:
+    """`speech` plus the citation fields of each document it spans (for a reader's side panel)."""
+    found = speech(index, key)
+    if found is None:
+        return None
+    wanted = set(found["documents"])
+    found["document_info"] = [d for d in document_summaries(index) if d["slug"] in wanted]
+    return found

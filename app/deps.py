@@ -1,0 +1,54 @@
+"""Request dependencies as `Annotated` aliases: the service, the one index a request is answered from, feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from rag import Index, Settings
+from rag.feedback import FeedbackStore, QuestionLog
+from rag.service import Service
+
+
+class FeedbackUnavailable(Exception):
+    """The feedback database could not be opened at start-up (the server log says why)."""
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_index(service: ServiceDep) -> Index:
+    """The index for this request, taken once (raises NotReady → 503 until one is loaded)."""
+    return service.index()
+
+
+IndexDep = Annotated[Index, Depends(get_index)]
+
+
+def get_feedback(request: Request) -> FeedbackStore:
+    store: FeedbackStore | None = request.app.state.feedback
+    if store is None:
+        raise FeedbackUnavailable()
+    return store
+
+
+FeedbackDep = Annotated[FeedbackStore, Depends(get_feedback)]
+
+
+def get_question_log(request: Request) -> QuestionLog | None:
+    return request.app.state.question_log  # type: ignore[no-any-return]
+
+
+QuestionLogDep = Annotated[QuestionLog | None, Depends(get_question_log)]

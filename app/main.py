@@ -1,0 +1,201 @@
+"""The web app: `create_app()` builds the FastAPI application (the chat page and the HTTP API).
+
+`rag serve` runs `uvicorn app.main:create_app --factory`, so `create_app()` reads Settings from the
+environment; tests pass their own: `with TestClient(create_app(settings)) as client: ...`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.deps import FeedbackUnavailable
+from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, SecurityHeaders
+from app.routes import STATIC_DIR, UnknownFilter, api, pages
+from rag import QuestionError, RagError, Settings, get_settings
+from rag.feedback import FeedbackStore, QuestionLog
+from rag.service import NotReady, Service
+
+log = logging.getLogger("app")
+
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and form fields around an uploaded document
+
+DESCRIPTION = """
+Ask questions of the speeches; every answer is made of verbatim, attributed quotes.
+
+```
+curl -s http://127.0.0.1:8000/ask -H 'Content-Type: application/json' \\
+     -d '{"question": "中国移动目前全国客户规模有多少？"}'
+```
+
+Limits: bodies over 64 KB get 413; questions are 1–1000 characters; history holds at most 20 turns.
+Errors are JSON `{"detail": "…"}`; 422s also list the offending fields (`errors`) or the known
+speakers (`known_speakers`).
+"""
+
+
+def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
+    """Build the app. `service` lets a caller share an already-loaded index (tests, benchmarks)."""
+    settings = settings or get_settings()
+    service = service or Service(settings)
+    store, question_log = _open_feedback(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()  # loads in the background: /healthz answers at once, /readyz says 503 until ready
+        if question_log is not None:
+            question_log.start()
+        try:
+            yield
+        finally:
+            service.stop()
+            if question_log is not None:
+                question_log.close()
+
+    app = FastAPI(
+        title="Speech quotes",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # our own /docs page: Swagger UI would load scripts from a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.feedback = store
+    app.state.question_log = question_log
+
+    app.include_router(api)
+    app.include_router(pages)
+    _include_admin(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _add_error_handlers(app)
+
+    # Middleware runs outermost-last-added: headers on everything, then the 500 guard, the body limit, …
+    if settings.rate_limit_per_minute > 0:
+        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(LoadShedding, limit=settings.max_concurrent_requests)
+    upload_limit = max(settings.max_body_bytes, settings.max_document_bytes + MULTIPART_OVERHEAD)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, wide={"/documents": upload_limit})
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(CatchAll)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _open_feedback(settings: Settings) -> tuple[FeedbackStore | None, QuestionLog | None]:
+    try:
+        store = FeedbackStore(settings.feedback_db)
+    except (sqlite3.Error, OSError):
+        # The chat still answers; POST /feedback says 503 and the log says why.
+        log.exception("feedback database %s cannot be opened; feedback is disabled", settings.feedback_db)
+        return None, None
+    return store, (QuestionLog(store) if settings.log_questions else None)
+
+
+def _include_admin(app: FastAPI) -> None:
+    """The admin endpoints (POST /documents, DELETE /documents/{id}) live in app/admin.py when present."""
+    try:
+        admin = importlib.import_module("app.admin")
+    except ModuleNotFoundError as exc:
+        if exc.name != "app.admin":
+            raise
+        return
+    app.include_router(admin.router)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if broken is not None:
+            reason = (broken.get("ctx") or {}).get("error", "invalid JSON")
+            where = broken["loc"][-1] if broken.get("loc") else "?"
+            return JSONResponse(
+                status_code=400,
+                content={"detail": f"The request body is not valid JSON ({reason} at character {where})."},
+            )
+        items = []
+        for e in errors:
+            field = _field(e.get("loc", ()))
+            message = str(e.get("msg", "invalid value"))
+            if e.get("type") == "missing" and field == "body":
+                message = "a JSON object body is required"
+            elif e.get("type") == "extra_forbidden":
+                message = "unknown field"
+            elif e.get("type") in ("model_attributes_type", "dict_type") and field == "body":
+                message = "the body must be a JSON object"
+            items.append({"field": field, "message": message})
+        summary = "; ".join(f"{i['field']}: {i['message']}" for i in items)
+        return JSONResponse(status_code=422, content={"detail": f"Invalid request: {summary}.", "errors": items})
+
+    @app.exception_handler(UnknownFilter)
+    async def unknown_filter(request: Request, exc: UnknownFilter) -> JSONResponse:
+        content: dict[str, Any] = {"detail": exc.detail}
+        if exc.known_speakers is not None:
+            content["known_speakers"] = exc.known_speakers
+        if exc.known_documents is not None:
+            content["known_documents"] = exc.known_documents
+        return JSONResponse(status_code=422, content=content)
+
+    @app.exception_handler(QuestionError)
+    async def bad_question(request: Request, exc: QuestionError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(NotReady)
+    async def not_ready(request: Request, exc: NotReady) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "The index is not loaded yet; please retry shortly."},
+            headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(FeedbackUnavailable)
+    async def no_feedback(request: Request, exc: FeedbackUnavailable) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": "Feedback storage is unavailable right now."})
+
+    @app.exception_handler(RagError)
+    async def library_error(request: Request, exc: RagError) -> JSONResponse:
+        # Index and corpus errors name files on the server: log them, tell the client only what it can act on.
+        log.error("library error on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "The index is unavailable right now; please retry shortly."},
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(sqlite3.Error)
+    async def database_error(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        log.error("feedback database error on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(status_code=503, content={"detail": "Feedback storage is unavailable right now."})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=exc.headers)

@@ -1,0 +1,275 @@
+"""The HTTP API (ask, speakers, speeches, health, feedback) and the two pages (the chat and the API docs)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+
+from app.deps import FeedbackDep, IndexDep, QuestionLogDep, ServiceDep, SettingsDep
+from app.i18n import EXAMPLES, STRINGS, pick_language
+from app.schemas import (
+    MAX_HISTORY_TURNS,
+    MAX_QUESTION_CHARS,
+    AskRequest,
+    AskResponse,
+    ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    Health,
+    Readiness,
+    SpeakerOut,
+    SpeechOut,
+)
+from rag import HistoryTurn, Index
+from rag.api import speaker_summaries, speech_in_context
+from rag.feedback import Feedback, QuestionRecord
+
+APP_DIR = Path(__file__).resolve().parent
+STATIC_DIR = APP_DIR / "static"
+
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(APP_DIR / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+)
+
+
+class UnknownFilter(Exception):
+    """A speaker or document filter that names nothing in the index (422 with the known names)."""
+
+    def __init__(self, detail: str, known_speakers: list[str] | None = None, known_documents: list[str] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.known_speakers = known_speakers
+        self.known_documents = known_documents
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Malformed JSON."},
+    413: {"model": ErrorResponse, "description": "Body over the size limit (64 KB by default)."},
+    422: {"model": ErrorResponse, "description": "Invalid field, or a filter naming an unknown speaker/document."},
+    429: {"model": ErrorResponse, "description": "Rate limit (when RAG_RATE_LIMIT_PER_MINUTE is set)."},
+    503: {"model": ErrorResponse, "description": "Index not loaded yet, or the server is busy (see Retry-After)."},
+}
+
+api = APIRouter()
+pages = APIRouter(include_in_schema=False)
+
+
+# ---------------------------------------------------------------- API
+
+
+@api.post(
+    "/ask",
+    response_model=AskResponse,
+    responses=ERRORS,
+    tags=["answers"],
+    summary="Answer a question with verbatim, attributed quotes",
+)
+def ask(body: AskRequest, index: IndexDep, service: ServiceDep, qlog: QuestionLogDep) -> dict[str, Any]:
+    """The answer object: `found`, `answer` (plain text), `quotes` (best first), `closest` when not found,
+    and `timings_ms`. Send earlier turns in `history` so follow-ups ("他还说了什么？") resolve."""
+    started = time.perf_counter()
+    if body.speaker and not index.registry.get(body.speaker):
+        names = index.registry.names()
+        raise UnknownFilter(
+            f"Unknown speaker `{body.speaker}`. Known speakers: {', '.join(names)}.", known_speakers=names
+        )
+    slugs = [d.slug for d in index.documents]
+    if body.document and body.document not in slugs:
+        raise UnknownFilter(
+            f"Unknown document `{body.document}`. Known documents: {', '.join(slugs)}.", known_documents=slugs
+        )
+    history = [HistoryTurn(t.question, t.answer, tuple(t.speakers)) for t in body.history]
+    served = service.serve(
+        body.question,
+        top_k=body.top_k,
+        mode=body.mode,
+        speaker=body.speaker,
+        document=body.document,
+        history=history,
+        index=index,
+    )
+    answer = served.answer
+    ask_id = uuid.uuid4().hex
+    data = answer.to_json()
+    cited = {q.document for q in (*answer.quotes, *answer.closest)}
+    data["ask_id"] = ask_id
+    data["cached"] = served.cached
+    data["documents"] = {d["slug"]: d for d in _documents(index) if d["slug"] in cited}
+    if qlog is not None:
+        qlog.submit(
+            QuestionRecord(
+                ask_id=ask_id,
+                question=answer.question,
+                resolved_question=answer.resolved_question,
+                history_turns=len(history),
+                speaker=body.speaker,
+                document=body.document,
+                top_k=body.top_k,
+                mode=body.mode,
+                found=answer.found,
+                intent=answer.intent,
+                language=answer.language,
+                quote_ids=tuple(q.paragraph_id for q in answer.quotes),
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                cached=served.cached,
+                generation=answer.generation,
+            )
+        )
+    return data
+
+
+_speaker_rows: tuple[str, list[dict[str, Any]]] = ("", [])
+
+
+def _speakers(index: Index) -> list[dict[str, Any]]:
+    """speaker_summaries, computed once per generation (it walks every paragraph)."""
+    global _speaker_rows
+    generation, rows = _speaker_rows
+    if generation != index.generation:
+        rows = speaker_summaries(index)
+        _speaker_rows = (index.generation, rows)
+    return rows
+
+
+def _documents(index: Index) -> list[dict[str, Any]]:
+    return [
+        {"slug": d.slug, "title": d.title, "subtitle": d.subtitle, "source": d.source, "date": d.date}
+        for d in index.documents
+    ]
+
+
+@api.get("/speakers", response_model=list[SpeakerOut], responses=ERRORS, tags=["corpus"], summary="Every speaker")
+def speakers(index: IndexDep) -> list[dict[str, Any]]:
+    """Name, title, organisation, their English forms, aliases, documents and paragraph count."""
+    return _speakers(index)
+
+
+@api.get(
+    "/speeches/{key}",
+    response_model=SpeechOut,
+    responses={**ERRORS, 404: {"model": ErrorResponse, "description": "No such speaker or document."}},
+    tags=["corpus"],
+    summary="A full speech, by speaker or document",
+)
+def speeches(key: str, index: IndexDep) -> Any:
+    """The speaker's whole speech (name, English name or organisation), or a whole document (slug),
+    with every paragraph's id so a client can show a quote in context."""
+    found = speech_in_context(index, key)
+    if found is None:
+        return JSONResponse(
+            status_code=status.HTTP_404_NOT_FOUND,
+            content={"detail": "No speaker or document by that name. GET /speakers lists them."},
+        )
+    return found
+
+
+@api.get("/healthz", response_model=Health, tags=["operations"], summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@api.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "No verified index loaded yet."}},
+    tags=["operations"],
+    summary="The index is loaded and verified",
+)
+def readyz(service: ServiceDep) -> Any:
+    service.refresh()
+    st = service.status()
+    body = {"status": st.state, "generation": st.generation, "documents": st.documents, "paragraphs": st.chunks}
+    if not st.ready:
+        return JSONResponse(status_code=503, content=body, headers={"Retry-After": "2"})
+    return body
+
+
+@api.post(
+    "/feedback",
+    response_model=FeedbackResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+    tags=["feedback"],
+    summary="Thumbs up or down on an answer, with an optional comment",
+)
+def feedback(body: FeedbackRequest, store: FeedbackDep) -> dict[str, Any]:
+    """Stored with the question, the answer's quote ids, latency and time. Sending again with the same
+    `ask_id` updates the row (change of mind, or a comment added after the click)."""
+    row_id = store.record_feedback(
+        Feedback(
+            ask_id=body.ask_id,
+            rating=body.rating,
+            question=body.question,
+            comment=body.comment,
+            resolved_question=body.resolved_question,
+            answer=body.answer,
+            found=body.found,
+            quote_ids=tuple(body.quote_ids),
+            speaker=body.speaker,
+            document=body.document,
+            language=body.language,
+            latency_ms=body.latency_ms,
+            server_ms=body.server_ms,
+            generation=body.generation,
+        )
+    )
+    return {"id": row_id, "ask_id": body.ask_id, "rating": body.rating}
+
+
+# ---------------------------------------------------------------- pages
+
+
+@lru_cache(maxsize=1)
+def asset_version() -> str:
+    """A hash of the static files, appended to their URLs so a deploy is never served stale JS."""
+    digest = hashlib.sha256()
+    for p in sorted(STATIC_DIR.glob("*")):
+        if p.is_file():
+            digest.update(p.name.encode() + p.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+@pages.get("/", response_class=HTMLResponse)
+def chat_page(request: Request, service: ServiceDep, settings: SettingsDep) -> HTMLResponse:
+    lang = pick_language(request.headers.get("accept-language"))
+    speaker_rows: list[dict[str, Any]] = []
+    if service.ready:
+        speaker_rows = _speakers(service.index())
+    boot = {
+        "lang": lang,
+        "strings": STRINGS,
+        "examples": EXAMPLES,
+        "speakers": speaker_rows,
+        "limits": {
+            "question": MAX_QUESTION_CHARS,
+            "history": MAX_HISTORY_TURNS,
+            "body": settings.max_body_bytes,
+        },
+    }
+    response = templates.TemplateResponse(
+        request,
+        "index.html",
+        {"lang": lang, "t": STRINGS[lang], "examples": EXAMPLES[lang], "boot": boot, "v": asset_version()},
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@pages.get("/docs", response_class=HTMLResponse)
+def docs_page(request: Request) -> HTMLResponse:
+    """API reference rendered by our own script from /openapi.json (Swagger UI would need a CDN)."""
+    lang = pick_language(request.headers.get("accept-language"))
+    return templates.TemplateResponse(request, "docs.html", {"lang": lang, "t": STRINGS[lang], "v": asset_version()})

@@ -1,0 +1,231 @@
+"""Every request and response body of the HTTP API (the OpenAPI schema at /openapi.json comes from these)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MAX_QUESTION_CHARS = 1000
+MAX_HISTORY_TURNS = 20
+MAX_ANSWER_CHARS = 20_000
+
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+AskId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a typo (`topk`) is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class HistoryTurnIn(Strict):
+    """An earlier turn of the conversation: what was asked, the answer text, the speakers it quoted."""
+
+    question: Question
+    answer: Annotated[str, Field(max_length=MAX_ANSWER_CHARS)] | None = None
+    speakers: Annotated[list[Name], Field(max_length=20)] = []
+
+
+class AskRequest(Strict):
+    """A question, with optional filters and the conversation so far (most recent turn last)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": "中国移动目前全国客户规模有多少？"},
+                {"question": "Who talked about talent?", "top_k": 3},
+                {
+                    "question": "他还说了什么？",
+                    "history": [
+                        {
+                            "question": "张平安如何看待马栏山？",
+                            "answer": "“…”\n—— 张平安，常务董事、华为云首席执行官，华为技术有限公司",
+                            "speakers": ["张平安"],
+                        }
+                    ],
+                },
+            ]
+        },
+    )
+
+    question: Question = Field(description="1–1000 characters after trimming.")
+    top_k: int = Field(5, ge=1, le=20, description="Quotes to return (for multi-speaker questions: speakers).")
+    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval mode.")
+    speaker: Name | None = Field(
+        None, description="Only quote this speaker (name, English name or organisation); unknown names get a 422."
+    )
+    document: Name | None = Field(None, description="Only quote this document (slug, see GET /speakers).")
+    history: Annotated[list[HistoryTurnIn], Field(max_length=MAX_HISTORY_TURNS)] = Field(
+        default_factory=list, description="Earlier turns, most recent last (at most 20); follow-ups resolve against it."
+    )
+
+    @field_validator("speaker", "document")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class QuoteOut(BaseModel):
+    """A verbatim excerpt (`text` == `paragraph[start:end]`) and who said it."""
+
+    text: str
+    paragraph: str
+    start: int
+    end: int
+    speaker: str
+    title: str
+    organization: str
+    speaker_en: str
+    organization_en: str
+    title_en: str
+    headline: str
+    paragraph_id: str
+    document: str
+    score: float
+    kind: Literal["speech", "editor_note"]
+
+
+class Timings(BaseModel):
+    """Milliseconds spent on this request (a cached answer shows only the lookup)."""
+
+    embed: float
+    search: float
+    answer: float
+    total: float
+
+
+class DocumentRef(BaseModel):
+    """What a citation of a quote names: the document's title, source and date."""
+
+    slug: str
+    title: str
+    subtitle: str
+    source: str
+    date: str
+
+
+class AskResponse(BaseModel):
+    """The answer object (as `rag ask --json` prints it) plus the request's id, cache flag and cited documents."""
+
+    question: str
+    found: bool = Field(description="False when the speeches do not answer the question.")
+    answer: str = Field(description="Plain text a person reads, framed in the question's language.")
+    language: Literal["zh", "en", "mixed"]
+    intent: str = Field(description="single | who | multi | more")
+    quotes: list[QuoteOut] = Field(description="Best first; empty when not found.")
+    closest: list[QuoteOut] = Field(description="When not found: the nearest passages, explicitly NOT an answer.")
+    speakers: list[str] = Field(description="Speakers quoted, in order (the next turn's history needs them).")
+    resolved_question: str
+    generation: str = Field(description="The index generation that answered.")
+    timings_ms: Timings
+    ask_id: str = Field(description="Id of this answer; send it with POST /feedback.")
+    cached: bool = Field(description="True when served from the answer cache.")
+    documents: dict[str, DocumentRef] = Field(description="The documents the quotes come from, by slug.")
+
+
+class SpeakerOut(BaseModel):
+    name: str
+    title: str
+    organization: str
+    name_en: str
+    title_en: str
+    organization_en: str
+    aliases: list[str]
+    documents: list[str]
+    paragraphs: int
+
+
+class DocumentOut(BaseModel):
+    slug: str
+    title: str
+    subtitle: str
+    source: str
+    date: str
+    event: dict[str, str]
+    speakers: list[str]
+    paragraphs: int
+
+
+class ParagraphOut(BaseModel):
+    id: str
+    number: int
+    document: str
+    speaker: str
+    title: str
+    organization: str
+    headline: str
+    kind: str
+    text: str
+
+
+class SpeechOut(BaseModel):
+    """A speaker's whole speech (or a whole document), paragraphs in order with their ids."""
+
+    key: str
+    title: str
+    speaker: str | None
+    speaker_en: str | None
+    organization: str | None
+    organization_en: str | None
+    speaker_title: str | None
+    documents: list[str]
+    document_info: list[DocumentOut]
+    paragraphs: list[ParagraphOut]
+
+
+class FeedbackRequest(Strict):
+    """👍/👎 on one answer; sending again with the same ask_id updates it (e.g. to add a comment)."""
+
+    ask_id: AskId = Field(description="The ask_id POST /ask returned.")
+    rating: Literal["up", "down"]
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    question: Question
+    resolved_question: Annotated[str, Field(max_length=2000)] = ""
+    answer: Annotated[str, Field(max_length=MAX_ANSWER_CHARS)] = ""
+    found: bool | None = None
+    quote_ids: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=20)] = []
+    speaker: Name | None = None
+    document: Name | None = None
+    language: Annotated[str, Field(max_length=10)] = ""
+    latency_ms: Annotated[float, Field(ge=0, le=3_600_000)] | None = Field(
+        None, description="What the person waited, measured by the client."
+    )
+    server_ms: Annotated[float, Field(ge=0, le=3_600_000)] | None = Field(
+        None, description="timings_ms.total of the answer."
+    )
+    generation: Annotated[str, Field(max_length=100)] = ""
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+    ask_id: str
+    rating: Literal["up", "down"]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "loading", "missing", "failed"]
+    generation: str | None
+    documents: int
+    paragraphs: int
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a sentence a person can act on (never a stack trace or a file path)."""
+
+    detail: str
+    errors: list[ErrorItem] | None = None
+    known_speakers: list[str] | None = None
+    known_documents: list[str] | None = None
