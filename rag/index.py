@@ -13,6 +13,10 @@ Layout of `RAG_INDEX_DIR`:
         sentence_vectors.npy sentence vectors (float32)
         bm25/                bm25s files (JSON + .npy, no pickle)
         sources/<slug>.txt   the decoded source of every document, for verification
+
+Builds may be incremental: a text (paragraph, sentence or off-topic anchor) whose exact bytes the serving
+generation already embedded with the same embedder reuses that vector, found by the sha256 of the text, once
+the files it comes from pass their manifest checksums. A plain `build_index` (`rag build`) re-embeds everything.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -45,6 +50,7 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 LOCK = ".lock"
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("rag.index")
 
 
 @dataclass(eq=False)
@@ -114,6 +120,7 @@ def user_words(speakers: list[Speaker]) -> list[str]:
 def make_dense_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str, Any]]:
     """Exact inner-product search for small corpora; HNSW above the threshold."""
     n, dim = vectors.shape
+    index: Any
     if n <= threshold:
         index = faiss.IndexFlatIP(dim)
         info: dict[str, Any] = {"type": "flat-ip"}
@@ -139,6 +146,94 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+def text_key(text: str) -> bytes:
+    """What a vector is cached under: the sha256 of its text's UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def anchors_digest(anchors: list[str]) -> str:
+    return hashlib.sha256("\n".join(anchors).encode("utf-8")).hexdigest()
+
+
+REUSED_FILES = ("chunks.jsonl", "vectors.npy", "sentences.npy", "sentence_vectors.npy", "anchor_vectors.npy")
+
+
+@dataclass
+class VectorCache:
+    """Passage vectors an earlier generation computed, keyed by the sha256 of their text."""
+
+    vectors: dict[bytes, np.ndarray] = field(default_factory=dict)
+    source: str = ""  # the generation they come from
+
+    @classmethod
+    def from_generation(cls, folder: Path, embedder: Embedder) -> VectorCache:
+        """The vectors of a generation built by the same embedder; empty when it is missing or fails its checks."""
+        try:
+            manifest = read_manifest(folder)
+            built = manifest.get("embedder", {})
+            if built.get("id") != embedder.id or built.get("dimension") != embedder.dimension:
+                return cls()
+            files = manifest.get("files", {})
+            for rel in REUSED_FILES:
+                if rel not in files or _sha256(folder / rel) != files[rel]:
+                    raise IndexError_(f"{rel} does not match its checksum")
+            texts = [
+                json.loads(line)["text"]
+                for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+                if line
+            ]
+            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+            sentences = np.load(folder / "sentences.npy", allow_pickle=False)
+            sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
+            if vectors.shape != (len(texts), embedder.dimension) or len(sentences) != len(sentence_vectors):
+                raise IndexError_("vector counts differ from the chunks")
+            cache = cls(source=folder.name)
+            for text, vector in zip(texts, vectors, strict=True):
+                cache.vectors[text_key(text)] = vector
+            for (row, start, end), vector in zip(sentences.tolist(), sentence_vectors, strict=True):
+                cache.vectors[text_key(texts[row][start:end])] = vector
+            anchors = offtopic_anchors()
+            if manifest.get("anchors_sha256") == anchors_digest(anchors):
+                anchor_vectors = np.load(folder / "anchor_vectors.npy", allow_pickle=False)
+                if len(anchor_vectors) == len(anchors):
+                    for text, vector in zip(anchors, anchor_vectors, strict=True):
+                        cache.vectors[text_key(text)] = vector
+            return cache
+        except (OSError, ValueError, TypeError, KeyError, IndexError, IndexError_, RuntimeError) as exc:
+            log.warning("not reusing vectors from %s: %s", folder, exc)
+            return cls()
+
+    @classmethod
+    def from_serving(cls, index_dir: Path, embedder: Embedder) -> VectorCache:
+        """The serving generation's vectors (empty when nothing serves)."""
+        name = current_generation(index_dir)
+        if name is None or not (index_dir / name).is_dir():
+            return cls()
+        return cls.from_generation(index_dir / name, embedder)
+
+    def embed(
+        self, texts: list[str], embedder: Embedder, batch_size: int, progress: Progress | None = None
+    ) -> tuple[np.ndarray, int, int]:
+        """Passage vectors for `texts`: (vectors, distinct texts embedded now, distinct texts reused).
+
+        Each distinct text is embedded once; vectors computed here join the cache.
+        """
+        keys = [text_key(t) for t in texts]
+        distinct = dict(zip(keys, texts, strict=True))
+        todo = [(k, t) for k, t in distinct.items() if k not in self.vectors]
+        reused = len(distinct) - len(todo)
+        for i in range(0, len(todo), batch_size):
+            part = todo[i : i + batch_size]
+            out = embedder.embed_batch([t for _, t in part], "passage")
+            for (key, _), vector in zip(part, out, strict=True):
+                self.vectors[key] = vector
+            if progress:
+                progress("embed", min(i + batch_size, len(todo)), len(todo))
+        if not texts:
+            return np.zeros((0, embedder.dimension), dtype=np.float32), 0, 0
+        return np.vstack([self.vectors[k] for k in keys]).astype(np.float32), len(todo), reused
+
+
 def write_generation(
     folder: Path,
     documents: list[Document],
@@ -147,9 +242,14 @@ def write_generation(
     corpus_digest: str,
     generation: str,
     progress: Progress | None = None,
+    cache: VectorCache | None = None,
 ) -> dict[str, Any]:
-    """Embed and write one complete generation into `folder` (which must be new); returns its manifest."""
+    """Embed and write one complete generation into `folder` (which must be new); returns its manifest.
+
+    Texts whose vectors are in `cache` are not embedded again.
+    """
     started = time.perf_counter()
+    cache = cache if cache is not None else VectorCache()
     chunks = [c for d in documents for c in d.chunks]
     speakers = [s for d in documents for s in d.speakers]
     registry = SpeakerRegistry.from_speakers(speakers)
@@ -161,18 +261,12 @@ def write_generation(
         sentence_rows.extend((row, s, e) for s, e in split_sentences(chunk.text))
     sentence_texts = [chunks[r].text[s:e] for r, s, e in sentence_rows]
 
-    texts = [c.text for c in chunks] + sentence_texts
-    total = len(texts)
-    parts = []
-    batch = settings.embed_batch_size
-    for i in range(0, total, batch):
-        parts.append(embedder.embed_batch(texts[i : i + batch], "passage"))
-        if progress:
-            progress("embed", min(i + batch, total), total)
-    all_vectors = np.vstack(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
+    anchors = offtopic_anchors()
+    texts = [c.text for c in chunks] + sentence_texts + anchors
+    all_vectors, embedded, reused = cache.embed(texts, embedder, settings.embed_batch_size, progress)
     vectors = all_vectors[: len(chunks)]
-    sentence_vectors = all_vectors[len(chunks) :]
-    anchor_vectors = embedder.embed_batch(offtopic_anchors(), "passage")
+    sentence_vectors = all_vectors[len(chunks) : len(chunks) + len(sentence_texts)]
+    anchor_vectors = all_vectors[len(chunks) + len(sentence_texts) :]
     dense, dense_info = make_dense_index(vectors, settings.dense_index_threshold)
     keyword = KeywordIndex.build([tokenizer.tokens(c.text) for c in chunks])
     if progress:
@@ -209,6 +303,8 @@ def write_generation(
             "speakers": sum(1 for s in registry.speakers if s.kind == "speaker"),
         },
         "dense_index": dense_info,
+        "anchors_sha256": anchors_digest(anchors),
+        "embedding": {"embedded": embedded, "reused": reused, "reused_from": cache.source or None},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.perf_counter() - started, 3),
         "files": files,
@@ -244,6 +340,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 def publish(index_dir: Path, folder: Path) -> None:
     """Make `folder` the serving generation: atomic replace of CURRENT, then drop stale generations."""
+    previous = current_generation(index_dir)
     tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
     tmp.write_text(folder.name + "\n", encoding="utf-8")
     with tmp.open("rb") as fh:
@@ -254,7 +351,7 @@ def publish(index_dir: Path, folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    cleanup(index_dir, keep=folder.name)
+    cleanup(index_dir, keep=folder.name, previous=previous if previous != folder.name else None)
 
 
 def current_generation(index_dir: Path) -> str | None:
@@ -266,15 +363,26 @@ def current_generation(index_dir: Path) -> str | None:
     return name or None
 
 
-def cleanup(index_dir: Path, keep: str | None = None, keep_previous: int = 1) -> list[str]:
-    """Remove abandoned temporary folders and generations older than the previous one; returns removed names."""
+def cleanup(index_dir: Path, keep: str | None = None, keep_previous: int = 1, previous: str | None = None) -> list[str]:
+    """Remove abandoned temporary folders and stale generations (call it under `build_lock`); returns names.
+
+    Kept: the serving generation and the one that served before it (`previous`, or else the newest older
+    ones). A complete generation a killed build left unpublished is removed.
+    """
     current = keep or current_generation(index_dir)
-    removed: list[str] = []
     gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir()), key=lambda p: p.name)
-    older = [g for g in gens if g.name != current]
-    for p in older[: max(0, len(older) - keep_previous)]:
-        shutil.rmtree(p, ignore_errors=True)
-        removed.append(p.name)
+    if previous is not None:
+        kept = {previous}
+    else:
+        older = [g.name for g in gens if current is None or g.name < current]
+        kept = set(older[max(0, len(older) - keep_previous) :]) if keep_previous > 0 else set()
+    if current is not None:
+        kept.add(current)
+    removed: list[str] = []
+    for p in gens:
+        if p.name not in kept:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
     for p in index_dir.glob(".tmp-*"):
         shutil.rmtree(p, ignore_errors=True)
         removed.append(p.name)
@@ -288,25 +396,41 @@ def build_index(
     embedder: Embedder | None = None,
     documents: list[Document] | None = None,
     progress: Progress | None = None,
+    reuse_vectors: bool = False,
 ) -> Path:
-    """Build a new generation from the corpus and publish it atomically; returns its folder."""
+    """Build a new generation from the corpus and publish it atomically; returns its folder.
+
+    With `reuse_vectors`, texts the serving generation already embedded are not embedded again.
+    """
     from rag.embedding import get_embedder
 
     embedder = embedder or get_embedder(settings)
+    with build_lock(settings.index_dir):
+        return build_under_lock(settings, embedder, documents, progress, reuse_vectors)
+
+
+def build_under_lock(
+    settings: Settings,
+    embedder: Embedder,
+    documents: list[Document] | None = None,
+    progress: Progress | None = None,
+    reuse_vectors: bool = True,
+) -> Path:
+    """`build_index` for a caller that already holds `build_lock` (ingestion changes the corpus under it)."""
     index_dir = settings.index_dir
-    with build_lock(index_dir):
-        cleanup(index_dir)
-        docs = documents if documents is not None else load_corpus(settings.corpus_dir, settings.max_document_bytes)
-        digest = corpus_hash(settings.corpus_dir) if documents is None else _documents_hash(docs)
-        now = time.time_ns()
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 1_000_000_000))
-        name = f"gen-{stamp}.{now % 1_000_000_000:09d}-{uuid.uuid4().hex[:6]}"  # sorts by time
-        tmp = index_dir / f".tmp-{name}"
-        write_generation(tmp, docs, embedder, settings, digest, name, progress)
-        final = index_dir / name
-        os.rename(tmp, final)
-        publish(index_dir, final)
-        return final
+    cleanup(index_dir)
+    docs = documents if documents is not None else load_corpus(settings.corpus_dir, settings.max_document_bytes)
+    digest = corpus_hash(settings.corpus_dir) if documents is None else _documents_hash(docs)
+    cache = VectorCache.from_serving(index_dir, embedder) if reuse_vectors else VectorCache()
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 1_000_000_000))
+    name = f"gen-{stamp}.{now % 1_000_000_000:09d}-{uuid.uuid4().hex[:6]}"  # sorts by time
+    tmp = index_dir / f".tmp-{name}"
+    write_generation(tmp, docs, embedder, settings, digest, name, progress, cache)
+    final = index_dir / name
+    os.rename(tmp, final)
+    publish(index_dir, final)
+    return final
 
 
 def _documents_hash(docs: list[Document]) -> str:
@@ -384,7 +508,7 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
         ]
         documents = [DocumentInfo(**d) for d in json.loads((folder / "documents.json").read_text(encoding="utf-8"))]
         speakers = [
-            Speaker(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
+            Speaker(**{str(k): tuple(v) if isinstance(v, list) else v for k, v in s.items()})  # type: ignore[arg-type]
             for s in json.loads((folder / "speakers.json").read_text(encoding="utf-8"))
         ]
         words = (folder / "userdict.txt").read_text(encoding="utf-8").split("\n")
@@ -460,5 +584,8 @@ def ensure_index(
         }
         if notify:
             notify(f"Building the index ({reasons[status]})…")
-        build_index(settings, embedder, progress=progress)
+        with build_lock(settings.index_dir):
+            # Another process may have built it while this one waited for the lock.
+            if index_status(settings, embedder.id) != "ok":
+                build_under_lock(settings, embedder, progress=progress, reuse_vectors=True)
     return load_index(settings, embedder)

@@ -44,3 +44,6 @@ class ParsedDocument:
     format: str
     date: str = ""
     source: str = ""
+    # The text the paragraphs' line numbers refer to, when it is not the decoded file itself (JSONL keeps
+    # each record's text on its record's line, so every paragraph can be rebuilt from its lines).
+    source_text: str | None = None

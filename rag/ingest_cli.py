@@ -1,0 +1,133 @@
+"""`rag add`, `rag remove`, `rag documents`: change and list the corpus store (registered into `rag`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from rag.cli import Context, _progress, pass_ctx, register, run_guarded
+from rag.ingest import (
+    AddReport,
+    Fields,
+    Upload,
+    add_documents,
+    expand_paths,
+    list_documents,
+    read_upload,
+    remove_document,
+)
+
+
+@click.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--title", help="Document title (one file only; default: the document's own title).")
+@click.option("--date", help="Date of the speeches, as text (e.g. 2024-09-30 or 9月30日).")
+@click.option("--source", help="Where the document was published (e.g. 湖南日报).")
+@click.option("--slug", help="Document id: lower-case ASCII letters, digits, dashes (one file only).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@pass_ctx
+def add(
+    ctx: Context,
+    files: tuple[Path, ...],
+    title: str | None,
+    date: str | None,
+    source: str | None,
+    slug: str | None,
+    as_json: bool,
+) -> None:
+    """Add speech documents (.txt 发言摘登 pages, .md, .jsonl) and index their new paragraphs.
+
+    Every file is checked before anything is stored; one refusal stores nothing. A folder adds its source
+    files. Content already in the corpus is skipped and said so. A `name.meta.json` beside a file (speakers'
+    English names, aliases) is stored with it.
+
+    \b
+    Examples:
+      rag add speeches/forum.md --date 2024-12-02 --source 湖南日报
+      rag add speeches/ --json
+    """
+    settings = ctx.settings
+
+    def body() -> None:
+        uploads: list[Upload] = [
+            read_upload(path, folder, settings.max_document_bytes) for path, folder in expand_paths(files)
+        ]
+        if not uploads:
+            raise click.UsageError("no source files (.txt, .md, .jsonl) in the given folder")
+        fields = Fields(title=title, date=date, source=source, slug=slug)
+        report = add_documents(settings, uploads, fields, progress=_progress())
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        else:
+            _print_report(report)
+
+    run_guarded(body)
+
+
+def _print_report(report: AddReport) -> None:
+    for r in report.results:
+        d = r.document
+        if r.status == "duplicate":
+            click.echo(f"{r.name}: already in the corpus as `{d.slug}` (same content); nothing to do.")
+        else:
+            click.echo(
+                f"Added {r.name} as `{d.slug}` ({d.title}): {d.paragraphs} paragraphs by {len(d.speakers)} "
+                f"speaker(s): {'、'.join(d.speakers)}."
+            )
+    if report.generation:
+        click.echo(
+            f"Published index generation {report.generation}: embedded {report.embedded} new text(s), "
+            f"reused {report.reused}."
+        )
+
+
+@click.command("remove")
+@click.argument("document")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@pass_ctx
+def remove(ctx: Context, document: str, as_json: bool) -> None:
+    """Remove a document (by its id, see `rag documents`) from the corpus and the index.
+
+    Example: rag remove forum-2024
+    """
+
+    def body() -> None:
+        report = remove_document(ctx.settings, document)
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        else:
+            click.echo(
+                f"Removed `{report.document.slug}` ({report.document.title}); "
+                f"published index generation {report.generation}."
+            )
+
+    run_guarded(body)
+
+
+@click.command("documents")
+@click.option("--json", "as_json", is_flag=True, help="Print the documents as JSON.")
+@pass_ctx
+def documents(ctx: Context, as_json: bool) -> None:
+    """List the documents in the corpus: id, title, date, speakers, paragraph count.
+
+    Example: rag documents --json
+    """
+
+    def body() -> None:
+        rows = list_documents(ctx.settings)
+        if as_json:
+            click.echo(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            click.echo("No documents yet; add one with `rag add FILE`.")
+        for r in rows:
+            click.echo(f"{r.slug}  {r.date or '-'}  {r.title}")
+            click.echo(f"    {r.paragraphs} paragraphs ({r.format}, {r.file}); speakers: {'、'.join(r.speakers)}")
+
+    run_guarded(body)
+
+
+for command in (add, remove, documents):
+    register(command)
