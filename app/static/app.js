@@ -80,6 +80,7 @@
     renderChips();
     for (const turn of state.turns) renderTurn(turn);
     updateCount();
+    autoGrow();
     if (!panel.hidden && panel.dataset.key) reopenPanel();
   }
 
@@ -212,8 +213,9 @@
   function historyFor(turn) {
     // Earlier answered turns, most recent last, trimmed to fit the server's body limit.
     const earlier = state.turns.filter((x) => x.id < turn.id && x.answer).slice(-LIMITS.history);
+    // A follow-up's resolved form ("他还说了什么？" → the topic it continues) keeps a chain of follow-ups on topic.
     const history = earlier.map((x) => ({
-      question: x.question,
+      question: (x.answer.resolved_question || x.question).slice(0, LIMITS.question),
       answer: x.answer.answer,
       speakers: x.answer.speakers.slice(0, 20),
     }));
@@ -421,7 +423,8 @@
 
   function meta(answer, turn) {
     const parts = [];
-    if (answer.resolved_question && answer.resolved_question.trim() !== answer.question.trim()) {
+    const resolved = (answer.resolved_question || "").trim();
+    if (resolved && resolved !== answer.question.trim() && answer.intent !== "more") {
       parts.push(t("resolved_as", { q: answer.resolved_question }));
     }
     const ms = Math.round(turn.latency != null ? turn.latency : answer.timings_ms.total);
@@ -757,7 +760,10 @@
     }
   });
 
+  window.addEventListener("resize", autoGrow);
+
   applyStrings();
+  autoGrow();
   updateWelcome();
   loadSpeakers(0);
   input.focus();
