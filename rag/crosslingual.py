@@ -59,14 +59,15 @@ def pinyin_terms(index: Index, text: str) -> list[str]:
     out = []
     for word in _LATIN.findall(text):
         hit = lexicon.get(word.lower()) or lexicon.get(word.lower().removesuffix("s"))
-        if hit:
+        if hit and not is_background(index, hit, share=0.4):  # "Hunan" → 湖南 is in most paragraphs
             out.append(hit)
     return list(dict.fromkeys(out))
 
 
-def is_background(index: Index, word: str) -> bool:
+def is_background(index: Index, word: str, share: float = BACKGROUND_SHARE) -> bool:
+    """True for words in at least `share` of the paragraphs (湖南, 文化): context, not a topic."""
     n = len(index.chunks)
-    return n >= 10 and index.keyword.doc_freq(word.lower()) / n >= BACKGROUND_SHARE
+    return n >= 10 and index.keyword.doc_freq(word.lower()) / n >= share
 
 
 def feedback_terms(index: Index, query_vector: np.ndarray, rows: np.ndarray | None = None, top: int = 3) -> list[str]:

@@ -116,6 +116,8 @@ def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: 
     Words the corpus never uses count at full weight: a question phrased in other words than the
     speeches (a paraphrase, or English) gets little say from BM25, and the dense ranking leads.
     """
+    # English words the corpus does not use are another language, not missing topic words: leave them out.
+    tokens = [t for t in tokens if not (t.isascii() and t.isalpha() and index.keyword.doc_freq(t) == 0)]
     atomic = [t for t in dict.fromkeys(tokens) if not any(o != t and o in t for o in tokens)]
     if not atomic or len(rows) == 0:
         return 0.0
