@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.crosslingual import pinyin_lexicon
 from rag.index import Index
 from rag.keywords import STOPWORDS
 from rag.question import QuestionPlan
@@ -112,7 +113,6 @@ DENSE_CLEAR = 3.0  # z-score of the best sentence similarity that counts as a cl
 DENSE_WEAK = 1.6  # below this, an English question with no named speaker is taken as unanswered
 UNKNOWN_TOPIC_MARGIN = 0.02  # with no known topic word, a margin below this over off-topic text abstains
 ANCHOR_MARGIN = 0.0  # corpus similarity minus off-topic-anchor similarity below this: off topic
-PINYIN_PAIR_LIMIT = 50_000  # chunks up to which adjacent-word pinyin (Malanshan = 马栏+山) is indexed
 
 
 @dataclass(frozen=True)
@@ -142,20 +142,7 @@ def _profile(index: Index) -> tuple[str, frozenset[str]]:
     for d in index.documents:
         meta += [d.title, d.subtitle, d.source, *d.event.values()]
     latin = set(_LATIN_TERM.findall(" ".join(meta).lower()))
-    try:
-        from pypinyin import lazy_pinyin
-
-        for word in index.keyword.vocabulary():
-            if has_cjk(word):
-                latin.add("".join(lazy_pinyin(word)).lower())
-        if len(index.chunks) <= PINYIN_PAIR_LIMIT:
-            for chunk in index.chunks:
-                words = [w for w, _ in index.tokenizer.words(chunk.text) if has_cjk(w)]
-                for a, b in zip(words, [*words[1:], ""], strict=True):
-                    latin.add("".join(lazy_pinyin(a)).lower())
-                    latin.add("".join(lazy_pinyin(a + b)).lower())
-    except ImportError:  # pinyin only widens what counts as known; without it we are more cautious
-        pass
+    latin.update(pinyin_lexicon(index))  # romanised corpus words (Changsha, Malanshan) are known
     for word in index.keyword.vocabulary():
         if word.isascii():
             latin.add(word.lower())

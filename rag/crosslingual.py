@@ -44,7 +44,7 @@ def pinyin_lexicon(index: Index) -> dict[str, str]:
     if len(index.chunks) <= PINYIN_PAIR_LIMIT:
         for chunk in index.chunks:
             words = [w for w, _ in index.tokenizer.words(chunk.text) if has_cjk(w)]
-            for a, b in zip(words, [*words[1:], ""], strict=True):
+            for a, b in zip(words, [*words[1:], ""], strict=False):
                 if len(a) >= 2:
                     add(a)
                 if b and len(a + b) <= 4:

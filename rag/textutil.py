@@ -25,10 +25,10 @@ def ends_sentence(line: str) -> bool:
 
 
 def join_layout_lines(parts: list[str]) -> str:
-    """Join lines broken by print layout: nothing between CJK text, one space between two Latin words."""
+    """Join lines broken by print layout: nothing between CJK text, one space where Latin text continues."""
     out = ""
     for part in parts:
-        if out and _LATIN.match(out[-1]) and _LATIN.match(part[:1]):
+        if out and (_LATIN.match(out[-1]) or out[-1] in ",.;:!?)") and _LATIN.match(part[:1]):
             out += " "
         out += part
     return out

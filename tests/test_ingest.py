@@ -359,11 +359,6 @@ def test_cli_add_documents_ask_remove(cli: tuple[CliRunner, dict[str, str]], sto
     assert r.exit_code == 1 and "no document `voices-en`" in r.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/crosslingual.py pinyin_lexicon zips `words` with `[*words[1:], '']` (strict): a paragraph with no "
-    "CJK word (any English paragraph) makes every question raise ValueError. Remove this marker once fixed.",
-)
 def test_questions_are_answered_once_an_english_document_is_indexed(cli: tuple[CliRunner, dict[str, str]]) -> None:
     runner, env = cli
     r = runner.invoke(main, ["add", str(FIXTURES / "markdown-en.md")], env=env)
