@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def test_sentences_cover_paragraphs_without_cutting_quotes(doc) -> None:
     for c in doc.chunks:
         spans = split_sentences(c.text)
         assert spans and spans[0][0] == 0 and spans[-1][1] == len(c.text)
-        for (s1, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+        for (_, e1), (s2, _) in itertools.pairwise(spans):
             assert e1 <= s2
         for s, e in spans:
             sentence = c.text[s:e]

@@ -89,10 +89,10 @@ def test_corrupt_file_is_refused(fresh_settings: Settings) -> None:
 def test_truncated_and_missing_files_are_refused(fresh_settings: Settings) -> None:
     folder = build_index(fresh_settings, FakeEmbedder())
     (folder / "chunks.jsonl").write_bytes((folder / "chunks.jsonl").read_bytes()[:100])
-    with pytest.raises(IndexError_, match="chunks.jsonl"):
+    with pytest.raises(IndexError_, match=r"chunks\.jsonl"):
         load_index(fresh_settings, FakeEmbedder())
     (folder / "dense.faiss").unlink()
-    with pytest.raises(IndexError_, match="missing|corrupt"):
+    with pytest.raises(IndexError_, match=r"missing|corrupt"):
         load_index(fresh_settings, FakeEmbedder())
 
 
