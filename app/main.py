@@ -21,10 +21,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.deps import FeedbackUnavailable
-from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, SecurityHeaders
+from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
 from app.routes import STATIC_DIR, UnknownFilter, api, pages
 from rag import QuestionError, RagError, Settings, get_settings
 from rag.feedback import FeedbackStore, QuestionLog
+from rag.logs import add_secret, configure_logging
 from rag.service import NotReady, Service
 
 log = logging.getLogger("app")
@@ -47,7 +48,9 @@ speakers (`known_speakers`).
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
     """Build the app. `service` lets a caller share an already-loaded index (tests, benchmarks)."""
+    configure_logging()  # JSON lines, unless a test runner or an embedding application set logging up already
     settings = settings or get_settings()
+    add_secret(settings.admin_token)
     service = service or Service(settings)
     store, question_log = _open_feedback(settings)
 
@@ -82,7 +85,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_error_handlers(app)
 
-    # Middleware runs outermost-last-added: headers on everything, then the 500 guard, the body limit, …
+    # Middleware runs outermost-last-added: headers on everything, the request id, the 500 guard, the body limit, …
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(LoadShedding, limit=settings.max_concurrent_requests)
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             max_age=600,
         )
     app.add_middleware(CatchAll)
+    app.add_middleware(RequestId)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: security headers, the body-size limit, the catch-all 500, load shedding, rate limit.
+"""Pure ASGI middleware: security headers, request ids and the access log, the body-size limit, the catch-all
+500, load shedding, rate limit.
 
 Pure ASGI (not BaseHTTPMiddleware) so the body limit can count the bytes of the stream itself —
 a missing or lying Content-Length cannot get past it — and so nothing buffers responses.
@@ -9,13 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from rag.logs import REQUEST_ID
+
 log = logging.getLogger("app")
+access_log = logging.getLogger("app.access")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -86,6 +91,58 @@ _OWNED = {
     b"cross-origin-opener-policy",
     b"permissions-policy",
 }
+
+
+class RequestId:
+    """Every request gets an id: the client's `X-Request-ID` when it is short and plain, else a new one.
+
+    The id is on the response (`X-Request-ID`), in every log record written while the request is handled
+    (a context variable), and in the one access-log line written when the request ends.
+    """
+
+    SAFE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope.get("headers", []) if k.lower() == b"x-request-id"), b"")
+        text = given.decode("latin-1")
+        request_id = text if self.SAFE.fullmatch(text) else uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 0
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            client = scope.get("client") or ("", 0)
+            access_log.info(
+                "%s %s %s",
+                scope.get("method", ""),
+                scope.get("path", ""),
+                status or "-",
+                extra={
+                    "method": scope.get("method", ""),
+                    "path": scope.get("path", ""),
+                    "status": status or None,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": client[0],
+                },
+            )
+            REQUEST_ID.reset(token)
 
 
 class BodyLimit:
@@ -176,7 +233,7 @@ class CatchAll:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            error_id = uuid.uuid4().hex[:12]
+            error_id = REQUEST_ID.get() or uuid.uuid4().hex
             log.exception("unhandled error %s on %s %s", error_id, scope.get("method"), scope.get("path"))
             if not started:
                 await send_json(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from functools import lru_cache
@@ -33,6 +34,7 @@ from rag import HistoryTurn, Index
 from rag.api import speaker_summaries, speech_in_context
 from rag.feedback import Feedback, QuestionRecord
 
+log = logging.getLogger("app.ask")
 APP_DIR = Path(__file__).resolve().parent
 STATIC_DIR = APP_DIR / "static"
 
@@ -77,7 +79,9 @@ pages = APIRouter(include_in_schema=False)
     tags=["answers"],
     summary="Answer a question with verbatim, attributed quotes",
 )
-def ask(body: AskRequest, index: IndexDep, service: ServiceDep, qlog: QuestionLogDep) -> dict[str, Any]:
+def ask(
+    body: AskRequest, index: IndexDep, service: ServiceDep, qlog: QuestionLogDep, settings: SettingsDep
+) -> dict[str, Any]:
     """The answer object: `found`, `answer` (plain text), `quotes` (best first), `closest` when not found,
     and `timings_ms`. Send earlier turns in `history` so follow-ups ("他还说了什么？") resolve."""
     started = time.perf_counter()
@@ -108,6 +112,25 @@ def ask(body: AskRequest, index: IndexDep, service: ServiceDep, qlog: QuestionLo
     data["ask_id"] = ask_id
     data["cached"] = served.cached
     data["documents"] = {d["slug"]: d for d in _documents(index) if d["slug"] in cited}
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    log.info(
+        "answered (found=%s, %d quote(s), %.0f ms%s)",
+        answer.found,
+        len(answer.quotes),
+        latency_ms,
+        ", cached" if served.cached else "",
+        extra={
+            # The question is logged only where questions are logged at all (RAG_LOG_QUESTIONS).
+            "question": answer.question if settings.log_questions else None,
+            "ask_id": ask_id,
+            "found": answer.found,
+            "intent": answer.intent,
+            "quotes": [q.paragraph_id for q in answer.quotes],
+            "generation": answer.generation,
+            "cached": served.cached,
+            "latency_ms": latency_ms,
+        },
+    )
     if qlog is not None:
         qlog.submit(
             QuestionRecord(
@@ -123,7 +146,7 @@ def ask(body: AskRequest, index: IndexDep, service: ServiceDep, qlog: QuestionLo
                 intent=answer.intent,
                 language=answer.language,
                 quote_ids=tuple(q.paragraph_id for q in answer.quotes),
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                latency_ms=latency_ms,
                 cached=served.cached,
                 generation=answer.generation,
             )

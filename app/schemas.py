@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 MAX_QUESTION_CHARS = 1000
 MAX_HISTORY_TURNS = 20
@@ -15,10 +15,19 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 AskId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 
-class Strict(BaseModel):
-    """Request bodies refuse unknown fields, so a typo (`topk`) is an error, not silently ignored."""
+def _whole(value: object) -> object:
+    """JSON Schema counts 5.0 as an integer: take it as 5 (strict mode still refuses "5", true and 5.5)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
-    model_config = ConfigDict(extra="forbid")
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a typo (`topk`) is an error, not silently ignored, and take
+    values of the schema's types only: `false` is not a number and `"5"` is not an integer (strict mode)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class HistoryTurnIn(Strict):
@@ -34,6 +43,7 @@ class AskRequest(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"question": "中国移动目前全国客户规模有多少？"},
@@ -53,7 +63,7 @@ class AskRequest(Strict):
     )
 
     question: Question = Field(description="1–1000 characters after trimming.")
-    top_k: int = Field(5, ge=1, le=20, description="Quotes to return (for multi-speaker questions: speakers).")
+    top_k: WholeNumber = Field(5, ge=1, le=20, description="Quotes to return (for multi-speaker questions: speakers).")
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval mode.")
     speaker: Name | None = Field(
         None, description="Only quote this speaker (name, English name or organisation); unknown names get a 422."

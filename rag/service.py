@@ -238,9 +238,9 @@ class Service:
                 if self._index is None:
                     self._state = "failed"
             if isinstance(exc, RagError):
-                log.error("index generation %s not loaded: %s", name, exc)
+                log.error("index generation %s not loaded: %s", name, exc, extra={"generation": name})
             else:
-                log.exception("index generation %s not loaded", name)
+                log.exception("index generation %s not loaded", name, extra={"generation": name})
             return
         with self._lock:
             previous = self._index
@@ -256,6 +256,7 @@ class Service:
             len(index.chunks),
             time.perf_counter() - started,
             f", replacing {previous.generation}" if previous is not None else "",
+            extra={"generation": index.generation},
         )
 
     def _warm_up(self, index: Index) -> None:
