@@ -33,20 +33,25 @@ _UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u206
 _MARK = "_rag_json_handler"
 
 _secrets: set[str] = set()
+_forms: tuple[str, ...] = ()  # every secret as written raw and JSON-escaped, longest first
 _secrets_lock = threading.Lock()
 
 
 def add_secret(value: str) -> None:
     """Never write `value` to a log: every occurrence becomes `[redacted]` (the admin token is one)."""
-    if value:
-        with _secrets_lock:
-            _secrets.add(value)
+    global _forms
+    if not value:
+        return
+    with _secrets_lock:
+        _secrets.add(value)
+        forms = {f for s in _secrets for f in (s, json.dumps(s)[1:-1], json.dumps(s, ensure_ascii=False)[1:-1])}
+        _forms = tuple(sorted(forms, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """`text` with every registered secret (raw or JSON-escaped) replaced by `[redacted]`."""
-    for secret in sorted(_secrets, key=len, reverse=True):
-        for form in {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}:
+    for form in _forms:
+        if form in text:
             text = text.replace(form, REDACTED)
     return text
 

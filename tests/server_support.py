@@ -1,0 +1,181 @@
+"""Helpers for the reliability, security and fault tests: real servers on loopback, their memory, their logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from rag import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("RAG_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "reliability"
+PYTHON = sys.executable
+RAG = str(Path(sys.executable).with_name("rag"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def copy_store(settings: Settings, target: Path) -> Settings:
+    """A private copy of a corpus and its built index (tests change them freely)."""
+    shutil.copytree(settings.corpus_dir, target / "corpus")
+    shutil.copytree(settings.index_dir, target / "index")
+    return Settings(corpus_dir=target / "corpus", index_dir=target / "index", feedback_db=target / "fb.sqlite3")
+
+
+def server_env(settings: Settings, **extra: str | int | float) -> dict[str, str]:
+    """The environment a server process reads its Settings from."""
+    env = {
+        **os.environ,
+        "RAG_CORPUS_DIR": str(settings.corpus_dir),
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_FEEDBACK_DB": str(settings.feedback_db),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update({f"RAG_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+@dataclass
+class ServerProcess:
+    """A server in a process of its own, its stderr (the JSON log) going to a file."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """Every JSON line of the log so far (the CLI's own notices, and a line still being written, skipped)."""
+        out = []
+        for line in self.log_lines():
+            if line.startswith("{"):
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return out
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            while True:
+                assert self.proc.poll() is None, "the server exited:\n" + "\n".join(self.log_lines()[-30:])
+                assert time.monotonic() < deadline, "the server never became ready"
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=30)
+
+
+@contextmanager
+def server_process(command: list[str], env: dict[str, str], log_path: Path, port: int) -> Iterator[ServerProcess]:
+    """Start `command` (which must listen on 127.0.0.1:`port`); stop it with SIGTERM (SIGKILL after 30 s)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    server = ServerProcess(proc, f"http://127.0.0.1:{port}", log_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """What a deployment runs: uvicorn with the app factory (single process)."""
+    return [PYTHON, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)]
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of a process: all of it, the heap's share (anonymous) and mapped files' share.
+
+    The embedding model file is memory-mapped: each word seen for the first time pages in its row, so the
+    file-backed part grows with the vocabulary a server has met (bounded by the model file's size) while the
+    anonymous part is what a leak would grow.
+    """
+
+    rss: int
+    anon: int
+    file: int
+
+    @property
+    def mib(self) -> dict[str, float]:
+        return {k: round(v / 2**20, 1) for k, v in (("rss", self.rss), ("anon", self.anon), ("file", self.file))}
+
+
+def memory(pid: int) -> Memory:
+    """A process's resident memory from /proc/<pid>/status (Linux)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0]) * 1024
+    return Memory(fields["VmRSS"], fields["RssAnon"], fields["RssFile"])
+
+
+@contextmanager
+def serving_in_thread(app: Any) -> Iterator[str]:
+    """A real uvicorn on 127.0.0.1 in a thread of this process (for apps sharing the session's index)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+def save_figures(name: str, figures: dict[str, Any]) -> Path:
+    """Write a test's measured figures to test-artifacts/reliability/<name>.json (and print them)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.json"
+    path.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"\n{name}: {json.dumps(figures, ensure_ascii=False)}")
+    return path
