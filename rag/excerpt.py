@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -27,14 +26,23 @@ class Excerpt:
     sentence_scores: tuple[float, ...]
 
 
+SENTENCE_TOKEN_CACHE = 65_536  # sentences whose tokens one index keeps (bounded; dies with the index)
+
+
 def _token_set(index: Index, row: int) -> frozenset[str]:
-    return _sentence_tokens(id(index), index, row)
-
-
-@lru_cache(maxsize=65_536)
-def _sentence_tokens(_key: int, index: Index, row: int) -> frozenset[str]:
-    chunk_row, start, end = (int(x) for x in index.sentences[row])
-    return frozenset(index.tokenizer.tokens(index.chunks[chunk_row].text[start:end]))
+    """A sentence's keyword tokens, cached on the index itself so a replaced generation is freed with it."""
+    cache: dict[int, frozenset[str]] | None = getattr(index, "_sentence_tokens", None)
+    if cache is None:
+        cache = {}
+        index._sentence_tokens = cache  # type: ignore[attr-defined]
+    tokens = cache.get(row)
+    if tokens is None:
+        chunk_row, start, end = (int(x) for x in index.sentences[row])
+        tokens = frozenset(index.tokenizer.tokens(index.chunks[chunk_row].text[start:end]))
+        if len(cache) >= SENTENCE_TOKEN_CACHE:
+            cache.pop(next(iter(cache)))
+        cache[row] = tokens
+    return tokens
 
 
 def sentence_scores(index: Index, chunk_row: int, query_vector: np.ndarray, tokens: list[str]) -> list[float]:

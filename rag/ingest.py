@@ -406,6 +406,12 @@ def prepare(settings: Settings, uploads: Sequence[Upload], fields: Fields = Fiel
 # ---------------------------------------------------------------- changing the store
 
 
+def remove_abandoned_writes(corpus_dir: Path) -> None:
+    """Delete temporary files left by writes that were killed (callers hold the build lock)."""
+    for tmp in corpus_dir.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -465,6 +471,7 @@ def _store_and_build(settings: Settings, new: list[_Prepared], embedder: Embedde
     """Write the new documents into the store and build; a failed build takes them out again."""
     corpus_dir = settings.corpus_dir
     corpus_dir.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_writes(corpus_dir)
     written: list[Path] = []
     try:
         for p in new:
@@ -506,6 +513,7 @@ def remove_document(settings: Settings, slug: str, embedder: Embedder | None = N
 
     embedder = embedder or get_embedder(settings)
     with build_lock(settings.index_dir):
+        remove_abandoned_writes(settings.corpus_dir)
         documents, _, _ = _stored(settings.corpus_dir)
         target = next((d for d in documents if d.info.slug == slug), None)
         if target is None:

@@ -282,11 +282,6 @@ def test_repeated_kills_never_pile_up_orphaned_folders(store: Settings, tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/ingest.py leaves `.<name>.<hex>.tmp` in the corpus store when an add is killed mid-write and "
-    "nothing removes it (reported; fix: remove `.*.tmp` files in the store under the build lock)",
-)
 def test_adds_killed_mid_write_leave_no_growing_temporary_files_in_the_store(store: Settings, tmp_path: Path) -> None:
     for _ in range(3):
         kill_at(store, tmp_path, "add", "corpus-temp")

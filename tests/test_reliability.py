@@ -296,12 +296,6 @@ def test_rate_limit_is_per_client_and_answers_429_with_retry_after(settings: Set
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/excerpt.py caches sentence tokens with lru_cache keyed on the Index object itself, which keeps "
-    "every generation a server has answered from alive (~69 MB each with the real index) after hot reload "
-    "replaced it (reported; fix: a per-index cache in a weakref.WeakKeyDictionary)",
-)
 def test_a_replaced_generation_is_released(settings: Settings, built: Path, tmp_path: Path) -> None:
     """After a hot reload swaps in a new generation and the old one's requests are done, its memory is freed."""
     index_dir = tmp_path / "index"
