@@ -26,6 +26,7 @@ MAX_HISTORY_TURNS = 20
 MULTI_KEYWORD_SHARE = 0.5  # a speaker "mentions" a topic when this share of its content words is in the paragraph
 MULTI_DENSE_MARGIN = 0.035  # …or when the paragraph's best sentence is this close to the best speaker's
 CLOSEST = 3
+FEEDBACK_SCAN_LIMIT = 200_000  # sentences up to which the topic feedback scans them all (memory-mapped above)
 
 
 def validate_question(question: object) -> str:
@@ -37,7 +38,22 @@ def validate_question(question: object) -> str:
         raise QuestionError("question is empty")
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(f"question is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}")
+    if not _encodable(text):
+        raise QuestionError("question is not valid Unicode text (it contains a lone surrogate)")
     return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def has_words(text: str) -> bool:
+    """True when the text has a letter, digit or ideograph (not only punctuation, spaces or format characters)."""
+    return any(ch.isalnum() for ch in text)
 
 
 def resolve_speaker(index: Index, speaker: str | None) -> tuple[str, ...]:
@@ -83,12 +99,20 @@ def _best_sentence_similarity(index: Index, row: int, query_vector: np.ndarray) 
 
 def _candidate_similarities(index: Index, hits: Sequence[Hit], query_vector: np.ndarray) -> np.ndarray:
     """Similarities of the question to a fixed sample of corpus sentences plus the candidates' sentences."""
-    sample = _sentence_sample(index)
-    sims = [index.sentence_vectors[sample] @ query_vector]
+    sims = [_sentence_sample_vectors(index) @ query_vector]
     for hit in hits[:20]:
         rows = index.sentence_rows[hit.row]
         sims.append(index.sentence_vectors[rows.start : rows.stop] @ query_vector)
     return np.concatenate(sims) if sims else np.zeros(0, dtype=np.float32)
+
+
+def _sentence_sample_vectors(index: Index) -> np.ndarray:
+    """The sample's vectors, gathered once per index (the sentence vectors are memory-mapped)."""
+    cached = getattr(index, "_sentence_sample_vectors", None)
+    if cached is None:
+        cached = np.ascontiguousarray(index.sentence_vectors[_sentence_sample(index)])
+        index._sentence_sample_vectors = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def _sentence_sample(index: Index, size: int = 2048) -> np.ndarray:
@@ -114,8 +138,21 @@ def _topic_terms(index: Index, plan: QuestionPlan, result: SearchResult) -> list
     content = [t for t in content if not is_background(index, t)] or content
     if not content:
         # A Latin-script question: name its topic in the corpus's words (pinyin, then shared best sentences).
-        content = pinyin_terms(index, plan.search_text) or feedback_terms(index, result.query_vector)
+        content = pinyin_terms(index, plan.search_text) or feedback_terms(
+            index, result.query_vector, rows=_feedback_rows(index, result)
+        )
     return content
+
+
+def _feedback_rows(index: Index, result: SearchResult) -> np.ndarray | None:
+    """Every sentence (None) up to FEEDBACK_SCAN_LIMIT; above it only the candidates' sentences.
+
+    Scanning every sentence vector reads them all: ~2 M sentences and 3 GB at 1 M paragraphs per query.
+    """
+    if len(index.sentences) <= FEEDBACK_SCAN_LIMIT or not result.hits:
+        return None
+    spans = [index.sentence_rows[hit.row] for hit in result.hits]
+    return np.unique(np.concatenate([np.arange(s.start, s.stop) for s in spans]))
 
 
 def _select_multi(index: Index, hits: list[Hit], result: SearchResult, content: list[str], top_k: int) -> list[Hit]:
@@ -166,6 +203,9 @@ def ask(
     text = validate_question(question)
     if len(history) > MAX_HISTORY_TURNS:
         raise QuestionError(f"history has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}")
+    for turn in history:
+        if not all(_encodable(t) for t in (turn.question, turn.answer or "", *turn.speakers)):
+            raise QuestionError("history is not valid Unicode text (it contains a lone surrogate)")
     top_k = settings.top_k if top_k is None else top_k
     if not 1 <= top_k <= 20:
         raise QuestionError("top_k must be between 1 and 20")
@@ -175,6 +215,19 @@ def ask(
     composer = composer or ExtractiveComposer()
     explicit = resolve_speaker(index, speaker)
     plan = analyze(text, index.registry, history)
+    if not has_words(text):
+        # Only punctuation or invisible characters: nothing to look for, nothing to quote.
+        return Answer(
+            question=text,
+            found=False,
+            answer=composer.not_found(plan.language),
+            quotes=(),
+            language=plan.language,
+            intent=plan.intent,
+            resolved_question=text,
+            generation=index.generation,
+            timings_ms={"embed": 0.0, "search": 0.0, "answer": 0.0, "total": (time.perf_counter() - started) * 1000},
+        )
     speakers = explicit or plan.filter_speakers
 
     t0 = time.perf_counter()

@@ -75,7 +75,8 @@ def feedback_terms(index: Index, query_vector: np.ndarray, rows: np.ndarray | No
     if len(index.sentence_vectors) == 0:
         return []
     candidates = np.arange(len(index.sentences)) if rows is None else rows
-    sims = index.sentence_vectors[candidates] @ query_vector
+    # Without rows, multiply the (memory-mapped) matrix itself: indexing it by every row copied it whole.
+    sims = (index.sentence_vectors if rows is None else index.sentence_vectors[candidates]) @ query_vector
     order = candidates[np.argsort(-sims)]
     best_by_speaker: list[int] = []
     seen: set[str] = set()

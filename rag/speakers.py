@@ -67,6 +67,8 @@ class SpeakerRegistry:
 
     speakers: list[Speaker] = field(default_factory=list)
     _patterns: list[tuple[re.Pattern[str], str, str, Speaker]] = field(default_factory=list, repr=False)
+    _needles: list[tuple[str, ...]] = field(default_factory=list, repr=False)
+    _by_prefix: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_speakers(cls, speakers: Iterable[Speaker]) -> SpeakerRegistry:
@@ -88,6 +90,14 @@ class SpeakerRegistry:
                 pats.append((_alias_pattern(alias), alias, "organization", s))
         pats.sort(key=lambda p: -len(p[1]))  # longest alias first: 华为云 before 华为
         self._patterns = pats
+        # Each pattern contains its alias's space-separated pieces literally: without all of them in the
+        # question it cannot match. Patterns are found by the first two characters of their first piece,
+        # so a question is checked against the few aliases that can occur in it, not all of them
+        # (20 000 aliases took 23 ms per question at 10 000 speakers).
+        self._needles = [tuple(p for p in normalize_for_match(alias).split(" ") if p) for _, alias, _, _ in pats]
+        self._by_prefix = {}
+        for i, needles in enumerate(self._needles):
+            self._by_prefix.setdefault(needles[0][:2] if needles else "", []).append(i)
 
     def get(self, name_or_alias: str) -> list[Speaker]:
         """Speakers whose name, English name or organisation alias equals the argument."""
@@ -107,7 +117,12 @@ class SpeakerRegistry:
         text = normalize_for_match(question)
         taken: list[tuple[int, int]] = []
         found: list[Mention] = []
-        for pattern, alias, by, speaker in self._patterns:
+        prefixes = {""} | set(text) | {text[i : i + 2] for i in range(len(text) - 1)}
+        candidates = sorted(i for p in prefixes for i in self._by_prefix.get(p, ()))  # in pattern order
+        for i in candidates:
+            pattern, alias, by, speaker = self._patterns[i]
+            if not all(n in text for n in self._needles[i]):
+                continue
             for m in pattern.finditer(text):
                 span = (m.start(), m.end())
                 if any(span[0] < e and s < span[1] for s, e in taken if (s, e) != span):

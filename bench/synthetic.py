@@ -1,0 +1,352 @@
+"""Synthetic corpora of any size, written as a real index generation (`load_index` reads them).
+
+How the data is made (all seeded, so every run sees the same corpus):
+
+- Text. Each paragraph is 1–6 sentences (about 2.1 on average, like the real corpus) of about 12–40 words
+  joined without spaces, with "，" between clauses and "。" at the end. Half the words are drawn from
+  the real corpus's own words at their real frequencies, a quarter from a per-document topic list and
+  a quarter from jieba's 350 k-word dictionary at its frequencies, so the vocabulary keeps growing with
+  the corpus (Heaps' law) instead of saturating at the real corpus's ~1 000 words. The BM25 index is built
+  from those words as drawn (the keyword filter applied: lower case, no stopwords or punctuation);
+  jieba is not re-run over millions of generated paragraphs — its speed is measured on the real corpus.
+- Vectors. A Gaussian fitted to the real paragraph and sentence vectors (mean and principal axes of the
+  real 384-d embeddings, with a small isotropic tail for the dimensions the tiny corpus cannot span).
+  Each document draws a centre from it; its paragraphs are the centre plus a second draw of the same
+  spread; each sentence is its paragraph plus a smaller draw. Everything is L2-normalised. The mean
+  pairwise cosine is reported beside the real corpus's. Queries are the real eval questions' embeddings
+  plus paragraphs perturbed like sentences — recall is measured on both.
+- Speakers. A pool of n/100 synthetic speakers (surname + given name drawn from common characters, a
+  title and a "<word>科技有限公司") plus the real speakers; each document of 200 paragraphs has 5 of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.index import Index
+
+DOC_CHUNKS = 200
+SPEAKERS_PER_DOC = 5
+BLOCK = 50_000
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华玉兰萍红娟建国志文斌宇浩凯鹏俊峰"
+TITLES = ("董事长", "总经理", "副总经理", "总裁", "首席执行官", "党委书记", "院长", "创始人")
+_CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
+
+
+@dataclass
+class Base:
+    """What the synthetic corpus is drawn from: the real corpus's words, vectors and speakers."""
+
+    words: list[str]
+    word_p: np.ndarray
+    dict_words: list[str]
+    dict_p: np.ndarray
+    mean: np.ndarray
+    axes: np.ndarray  # (r, d) principal directions
+    scales: np.ndarray  # (r,) standard deviations
+    tail: float
+    real_vectors: np.ndarray
+    speakers: list[dict[str, Any]]
+    anchor_vectors: np.ndarray
+    embedder_id: str
+
+
+def _jieba_dictionary() -> tuple[list[str], np.ndarray]:
+    import jieba
+
+    words: list[str] = []
+    freqs: list[float] = []
+    with open(jieba.get_dict_file().name, encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split(" ")
+            if len(parts) >= 2 and _CJK_WORD.match(parts[0]):
+                words.append(parts[0])
+                freqs.append(float(parts[1]))
+    p = np.asarray(freqs)
+    return words, p / p.sum()
+
+
+def base_from(index: Index) -> Base:
+    """The real corpus's word frequencies, vector distribution and speakers."""
+    import jieba
+
+    counts: Counter[str] = Counter()
+    for chunk in index.chunks:
+        counts.update(w for w in jieba.lcut(chunk.text) if w.strip() and re.search(r"\w", w))
+    words = sorted(counts)
+    p = np.asarray([counts[w] for w in words], dtype=np.float64)
+    dict_words, dict_p = _jieba_dictionary()
+    real = np.vstack([np.asarray(index.vectors), np.asarray(index.sentence_vectors)]).astype(np.float32)
+    mean = real.mean(axis=0)
+    _, s, vt = np.linalg.svd(real - mean, full_matrices=False)
+    var = s**2 / len(real)
+    keep = var > 1e-8
+    speakers = json.loads((index.folder / "speakers.json").read_text(encoding="utf-8"))
+    return Base(
+        words=words,
+        word_p=p / p.sum(),
+        dict_words=dict_words,
+        dict_p=dict_p,
+        mean=mean,
+        axes=vt[keep].astype(np.float32),
+        scales=np.sqrt(var[keep]).astype(np.float32),
+        tail=float(np.sqrt(var[keep][-1])),
+        real_vectors=real,
+        speakers=[s for s in speakers if s.get("kind", "speaker") == "speaker"],
+        anchor_vectors=np.asarray(index.anchor_vectors, dtype=np.float32),
+        embedder_id=str(index.manifest["embedder"]["id"]),
+    )
+
+
+def _draw(base: Base, rng: np.random.Generator, m: int, scale: float = 1.0) -> np.ndarray:
+    """m samples of the fitted Gaussian's spread (no mean), times `scale`."""
+    z = rng.standard_normal((m, len(base.scales)), dtype=np.float32) * base.scales
+    tail = rng.standard_normal((m, base.mean.shape[0]), dtype=np.float32) * base.tail
+    return (z @ base.axes + tail) * scale
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def mean_pairwise_cosine(vectors: np.ndarray, sample: int = 2000, seed: int = 0) -> float:
+    rng = np.random.default_rng(seed)
+    pick = vectors[rng.choice(len(vectors), min(sample, len(vectors)), replace=False)]
+    sims = np.asarray(pick, dtype=np.float32) @ np.asarray(pick, dtype=np.float32).T
+    return round(float(sims[np.triu_indices(len(pick), 1)].mean()), 4)
+
+
+def _speaker_pool(base: Base, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    pool = [dict(s) for s in base.speakers]
+    seen = {s["name"] for s in pool}
+    target = max(len(pool) + 5, n // 100)
+    while len(pool) < target:
+        name = SURNAMES[rng.integers(len(SURNAMES))] + "".join(
+            GIVEN[i] for i in rng.integers(len(GIVEN), size=int(rng.integers(1, 3)))
+        )
+        if name in seen:
+            continue
+        seen.add(name)
+        org = base.dict_words[int(rng.choice(len(base.dict_words), p=base.dict_p))] + "科技有限公司"
+        pool.append({"name": name, "title": TITLES[rng.integers(len(TITLES))], "organization": org})
+    for s in pool:
+        for key in ("name_en", "title_en", "organization_en"):
+            s.setdefault(key, "")
+        for key in ("org_aliases", "org_aliases_en", "roles_en"):
+            s.setdefault(key, [])
+        s["kind"] = "speaker"
+    return pool
+
+
+def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: int = 0) -> dict[str, Any]:
+    """Generate an n-paragraph corpus and publish it as the serving generation of `index_dir`."""
+    from rag.index import (
+        FORMAT_VERSION,
+        _sha256,
+        anchors_digest,
+        make_dense_index,
+        offtopic_anchors,
+        publish,
+    )
+    from rag.keywords import STOPWORDS, KeywordIndex
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    name = f"gen-synthetic-{n}"
+    folder = index_dir / name
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    folder.mkdir()
+    (folder / "sources").mkdir()
+    docs = (n + DOC_CHUNKS - 1) // DOC_CHUNKS
+    pool = _speaker_pool(base, n, rng)
+    d = base.mean.shape[0]
+
+    # ---- vectors (streamed to .npy files in blocks)
+    centres = base.mean + _draw(base, rng, docs)
+    vectors = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    sent_counts = np.minimum(1 + rng.poisson(1.1, size=n), 6).astype(np.int64)
+    total_sentences = int(sent_counts.sum())
+    sentence_vectors = np.lib.format.open_memmap(
+        folder / "sentence_vectors.npy", mode="w+", dtype=np.float32, shape=(total_sentences, d)
+    )
+    owner = np.repeat(np.arange(n), sent_counts)
+    for lo in range(0, n, BLOCK):
+        hi = min(n, lo + BLOCK)
+        vectors[lo:hi] = _normalise(centres[np.arange(lo, hi) // DOC_CHUNKS] + _draw(base, rng, hi - lo))
+    for lo in range(0, total_sentences, BLOCK):
+        hi = min(total_sentences, lo + BLOCK)
+        sentence_vectors[lo:hi] = _normalise(np.asarray(vectors[owner[lo:hi]]) + _draw(base, rng, hi - lo, 0.5))
+    timings["vectors_s"] = time.perf_counter() - started
+
+    # ---- text, chunks, sources, BM25 tokens (words drawn in bulk; Python only joins strings)
+    t = time.perf_counter()
+    topic_size = 60
+    n_words = 12 + rng.poisson(14, size=total_sentences)
+    total_words = int(n_words.sum())
+    topics = rng.choice(len(base.dict_words), size=(docs, topic_size), p=base.dict_p).astype(np.int32)
+    doc_of_word = np.repeat(owner // DOC_CHUNKS, n_words).astype(np.int32)
+    src = rng.random(total_words, dtype=np.float32)
+    n_real = len(base.words)
+    word_ids = np.where(
+        src < 0.5,
+        rng.choice(n_real, size=total_words, p=base.word_p).astype(np.int32),
+        n_real
+        + np.where(
+            src < 0.75,
+            topics[doc_of_word, rng.integers(topic_size, size=total_words, dtype=np.int32)],
+            rng.choice(len(base.dict_words), size=total_words, p=base.dict_p).astype(np.int32),
+        ),
+    ).astype(np.int32)
+    del src, doc_of_word
+    vocab = [*base.words, *base.dict_words]
+    lowered = [w.lower() for w in vocab]
+    keep = np.array([w not in STOPWORDS for w in lowered], dtype=bool)
+    tokens_vocab = np.array(lowered, dtype=object)
+    words = np.array(vocab, dtype=object)[word_ids].tolist()
+    kept = keep[word_ids]
+    word_start = np.concatenate([[0], np.cumsum(n_words)])
+    sentence_texts = []
+    for i in range(total_sentences):
+        ws = words[word_start[i] : word_start[i + 1]]
+        sentence_texts.append("，".join("".join(ws[j : j + 7]) for j in range(0, len(ws), 7)) + "。")
+    del words
+    sentence_start = np.concatenate([[0], np.cumsum(sent_counts)])
+    sentences = np.zeros((total_sentences, 3), dtype=np.int32)
+    tokens: list[list[str]] = []
+    speakers_json = [dict(s) for s in pool]
+    documents_json = []
+    with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+        for doc in range(docs):
+            slug = f"syn-{doc:06d}"
+            topic = [base.dict_words[i] for i in topics[doc, :4]]
+            people = [pool[i] for i in rng.choice(len(pool), size=SPEAKERS_PER_DOC, replace=False)]
+            lines: list[str] = []
+            offset = 0
+            for number, row in enumerate(range(doc * DOC_CHUNKS, min(n, (doc + 1) * DOC_CHUNKS)), start=1):
+                first, last = int(sentence_start[row]), int(sentence_start[row + 1])
+                parts = sentence_texts[first:last]
+                length = 0
+                for j, part in enumerate(parts):
+                    sentences[first + j] = (row, length, length + len(part))
+                    length += len(part)
+                text = "".join(parts)
+                a, b = int(word_start[first]), int(word_start[last])
+                ids = word_ids[a:b][kept[a:b]]
+                tokens.append(tokens_vocab[ids].tolist() or [""])
+                person = people[number % SPEAKERS_PER_DOC]
+                chunk = {
+                    "id": f"{slug}-p{number}",
+                    "document": slug,
+                    "number": number,
+                    "kind": "speech",
+                    "speaker": person["name"],
+                    "title": person["title"],
+                    "organization": person["organization"],
+                    "speaker_en": person["name_en"],
+                    "organization_en": person["organization_en"],
+                    "title_en": person["title_en"],
+                    "headline": "",
+                    "text": text,
+                    "start": offset,
+                    "end": offset + len(text),
+                    "lines": [number],
+                }
+                fh.write(json.dumps(chunk, ensure_ascii=False) + "\n")
+                lines.append(text)
+                offset += len(text) + 1
+            source = "\n".join(lines) + "\n"
+            (folder / "sources" / f"{slug}.txt").write_text(source, encoding="utf-8")
+            documents_json.append(
+                {
+                    "slug": slug,
+                    "title": "".join(topic),
+                    "subtitle": "",
+                    "source": "synthetic",
+                    "date": "",
+                    "event": {},
+                    "file": f"{slug}.txt",
+                    "sha256": hashlib.sha256(source.encode("utf-8")).hexdigest(),
+                    "format": "synthetic",
+                }
+            )
+    del sentence_texts, word_ids
+    timings["text_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    keyword = KeywordIndex.build(tokens)
+    del tokens
+    (folder / "bm25").mkdir()
+    keyword.save(folder / "bm25")
+    timings["bm25_build_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    import faiss
+
+    dense, dense_info = make_dense_index(np.asarray(vectors), threshold)
+    faiss.write_index(dense, str(folder / "dense.faiss"))
+    del dense
+    timings["dense_build_s"] = time.perf_counter() - t
+
+    np.save(folder / "sentences.npy", sentences, allow_pickle=False)
+    anchors = offtopic_anchors()
+    np.save(folder / "anchor_vectors.npy", base.anchor_vectors, allow_pickle=False)
+    (folder / "documents.json").write_text(json.dumps(documents_json, ensure_ascii=False), encoding="utf-8")
+    (folder / "speakers.json").write_text(json.dumps(speakers_json, ensure_ascii=False), encoding="utf-8")
+    names = sorted({s["name"] for s in pool} | {s["organization"] for s in pool})
+    (folder / "userdict.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    vectors.flush()
+    sentence_vectors.flush()
+    del vectors, sentence_vectors
+
+    t = time.perf_counter()
+    files = {str(p.relative_to(folder)): _sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "generation": name,
+        "embedder": {"id": base.embedder_id, "dimension": d},
+        "corpus_hash": "synthetic",
+        "counts": {"documents": docs, "chunks": n, "sentences": total_sentences, "speakers": len(pool)},
+        "dense_index": dense_info,
+        "anchors_sha256": anchors_digest(anchors),
+        "embedding": {"embedded": 0, "reused": 0, "reused_from": None},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.perf_counter() - started, 3),
+        "files": files,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    publish(index_dir, folder)
+    timings["checksums_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - started
+    return {
+        "folder": str(folder),
+        "chunks": n,
+        "sentences": total_sentences,
+        "documents": docs,
+        "speakers": len(pool),
+        "dense_index": dense_info,
+        "bytes_on_disk": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+    }
+
+
+def queries(base: Base, question_vectors: np.ndarray, vectors: np.ndarray, m: int, seed: int = 1) -> np.ndarray:
+    """The real eval questions' vectors plus m paragraphs perturbed like sentences (float32, normalised)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(vectors), size=m, replace=False)
+    near = _normalise(np.asarray(vectors[np.sort(rows)]) + _draw(base, rng, m, 0.5))
+    return np.vstack([question_vectors, near]).astype(np.float32)
