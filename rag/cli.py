@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +73,11 @@ def main(
     except ValueError as exc:
         fail(f"invalid setting: {exc}", 2)
     ctx.obj = Context(settings)
+    # Commands print their own results; the library's log lines (JSON) show from warnings up.
+    # `rag serve` switches to info-level request logging itself.
+    from rag.logs import configure_logging
+
+    configure_logging(level=logging.WARNING)
 
 
 def _progress() -> Callable[[str, int, int], None]:
@@ -302,6 +308,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         host=host,
         port=port,
         workers=workers or settings.workers,
+        http="app.transport:NoDelayH11Protocol",  # Nagle's algorithm off with several workers too
         log_config=None,  # keep the JSON set-up above; uvicorn's loggers propagate to it
         log_level="info",
         access_log=False,  # app.access writes one line per request, with its request id

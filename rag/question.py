@@ -17,7 +17,7 @@ WHO = re.compile(
     re.I,
 )
 MULTI = re.compile(
-    r"哪些|哪几位|哪几家|都有谁|有谁|分别|各自|几位|多位|"
+    r"哪些(?:企业家|企业|公司|发言人|嘉宾|人|领导|高管|代表|负责人|董事长)|哪几位|哪几家|都有谁|有谁|分别|各自|几位|多位|"
     r"\bwhich (speakers|executives|companies|entrepreneurs|people|firms)\b|"
     r"\bwho (talked|spoke|mentioned|discussed|raised|brought up|referred)\b|"
     r"\b(speakers|executives|companies) (mentioned|talked|discussed|spoke)\b",
@@ -121,7 +121,9 @@ def analyze(question: str, registry: SpeakerRegistry, history: Sequence[HistoryT
                 mentions=mentions,
                 from_history=True,
             )
-        if not named and PRONOUN.search(question) and previous.speakers:
+        persons = [m for m in mentions if m.by == "person"]
+        # "他的公司和华为在哪些方面合作？": 他 is the previous speaker; an organisation named beside it is the topic.
+        if not persons and PRONOUN.search(question) and previous.speakers:
             speakers = tuple(s for s in previous.speakers if registry.get(s)) or tuple(previous.speakers)
             target = speakers[:1]
             topic = PRONOUN.sub(" ", question)
