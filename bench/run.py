@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" in selected:
         step("throughput", lambda: throughput.run(index.embedder, texts, index_dir, work, questions, args.quick))
     if "profile" in selected:
-        step("profile", lambda: profile_bench.run(index, settings, questions, index_dir))
+        step("profile", lambda: profile_bench.run(index, settings, questions, index_dir, args.quick))
     if "scale" in selected:
         vectors = index.embedder.embed_batch(texts, "query")
         step("scale", lambda: scale.run(index, questions, vectors, work, sizes, args.quick))

@@ -8,6 +8,7 @@ comes first; the answer cache is off so every request does the full work.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from pathlib import Path
@@ -109,8 +110,8 @@ def run(
     floor = embedding_throughput(embedder, texts, threads=8, count=count * 2, seconds=seconds)
     configs: list[tuple[str, int, dict[str, str]]] = [("1 worker", 1, {}), ("2 workers", 2, {})]
     if not quick:
-        # Each worker's model runs OpenMP on every core; with 2 workers on 2 cores they compete.
-        configs.append(("2 workers, OMP_NUM_THREADS=1", 2, {"OMP_NUM_THREADS": "1"}))
+        # What `rag serve` did before it shared the cores between workers: each model on every core.
+        configs.append((f"2 workers, OMP_NUM_THREADS={os.cpu_count()}", 2, {"OMP_NUM_THREADS": str(os.cpu_count())}))
     results: list[dict[str, Any]] = []
     for name, workers, env in configs:
         log = work / f"serve-load-{len(results)}.log"
