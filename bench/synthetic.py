@@ -159,6 +159,7 @@ def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: 
         publish,
     )
     from rag.keywords import STOPWORDS, KeywordIndex
+    from rag.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -289,10 +290,17 @@ def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: 
 
     t = time.perf_counter()
     keyword = KeywordIndex.build(tokens)
-    del tokens
     (folder / "bm25").mkdir()
     keyword.save(folder / "bm25")
     timings["bm25_build_s"] = time.perf_counter() - t
+
+    # The pinyin lexicon as rag.index.pinyin_for builds it, with the drawn words standing in for jieba's.
+    t = time.perf_counter()
+    pairs = tokens if n <= PINYIN_PAIR_LIMIT else []
+    pinyin = build_pinyin_lexicon(keyword.vocabulary_by_frequency(), pairs)
+    (folder / "pinyin.json").write_text(json.dumps(pinyin, ensure_ascii=False), encoding="utf-8")
+    del tokens, pairs, pinyin
+    timings["pinyin_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
     import faiss

@@ -21,7 +21,7 @@ _ORG_SPLIT = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """One speaker paragraph: the unit of retrieval and the only source of quotes."""
 

@@ -13,44 +13,20 @@ from collections import Counter
 
 import numpy as np
 
-from rag.index import Index
-from rag.textutil import has_cjk
+from rag.index import Index, pinyin_for
 
-PINYIN_PAIR_LIMIT = 50_000  # chunks up to which adjacent-word pinyin is indexed (memory grows with it)
 BACKGROUND_SHARE = 0.2  # words in this share of paragraphs are background (湖南, 文化), never a topic
 _LATIN = re.compile(r"[A-Za-z]{3,}")
 
 
 def pinyin_lexicon(index: Index) -> dict[str, str]:
-    """pinyin (lower-case, no tones, no spaces) → corpus word; cached on the index."""
-    cached = getattr(index, "_pinyin_lexicon", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    lexicon: dict[str, str] = {}
-    try:
-        from pypinyin import lazy_pinyin
-    except ImportError:  # without pypinyin the bridge is simply absent
-        index._pinyin_lexicon = lexicon  # type: ignore[attr-defined]
-        return lexicon
+    """pinyin (lower-case, no tones, no spaces) → corpus word: the generation's `pinyin.json`.
 
-    def add(word: str) -> None:
-        key = "".join(lazy_pinyin(word)).lower()
-        if key.isascii() and key.isalpha():
-            lexicon.setdefault(key, word)
-
-    for word in index.keyword.vocabulary():
-        if has_cjk(word) and len(word) >= 2:
-            add(word)
-    if len(index.chunks) <= PINYIN_PAIR_LIMIT:
-        for chunk in index.chunks:
-            words = [w for w, _ in index.tokenizer.words(chunk.text) if has_cjk(w)]
-            for a, b in zip(words, [*words[1:], ""], strict=False):
-                if len(a) >= 2:
-                    add(a)
-                if b and len(a + b) <= 4:
-                    add(a + b)
-    index._pinyin_lexicon = lexicon  # type: ignore[attr-defined]
-    return lexicon
+    A generation written before that file existed gets it built here once and cached on the index.
+    """
+    if index.pinyin is None:
+        index.pinyin = pinyin_for(index.chunks, index.keyword, index.tokenizer)
+    return index.pinyin
 
 
 def pinyin_terms(index: Index, text: str) -> list[str]:

@@ -26,7 +26,7 @@ class Excerpt:
     sentence_scores: tuple[float, ...]
 
 
-SENTENCE_TOKEN_CACHE = 65_536  # sentences whose tokens one index keeps (bounded; dies with the index)
+SENTENCE_TOKEN_CACHE = 16_384  # sentences whose tokens one index keeps (bounded; dies with the index)
 
 
 def _token_set(index: Index, row: int) -> frozenset[str]:

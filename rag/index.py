@@ -12,6 +12,7 @@ Layout of `RAG_INDEX_DIR`:
         sentences.npy        (chunk row, start, end) of every sentence, int32
         sentence_vectors.npy sentence vectors (float32)
         bm25/                bm25s files (JSON + .npy, no pickle)
+        pinyin.json          pinyin → corpus word, for Latin-script questions (rag.pinyin)
         sources/<slug>.txt   the decoded source of every document, for verification
 
 Builds may be incremental: a text (paragraph, sentence or off-topic anchor) whose exact bytes the serving
@@ -27,14 +28,17 @@ import hashlib
 import json
 import logging
 import mmap
+import operator
 import os
 import shutil
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsIndex
 
 import faiss
 import numpy as np
@@ -43,6 +47,7 @@ from rag.corpus import Chunk, Document, DocumentInfo, corpus_hash, load_corpus
 from rag.embedding import Embedder
 from rag.errors import IndexError_
 from rag.keywords import KeywordIndex, KeywordTokenizer
+from rag.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 from rag.settings import Settings
 from rag.speakers import Speaker, SpeakerRegistry
 from rag.textutil import split_sentences
@@ -53,6 +58,66 @@ LOCK = ".lock"
 Progress = Callable[[str, int, int], None]
 IVF_PROBE_DIVISOR = 4  # an IVF query scans nlist / 4 lists: recall@10 ~0.99 at 1 M paragraphs (bench/RESULTS.md)
 log = logging.getLogger("rag.index")
+
+
+class SourceTexts:
+    """The decoded source of every document, read from the generation's `sources/` when a quote is verified.
+
+    Not held in memory (it would repeat every paragraph's text: ~0.3 GB at 1 M paragraphs); the last
+    few documents read are kept. The files were checked against the manifest when the generation loaded.
+    """
+
+    KEEP = 32
+
+    def __init__(self, folder: Path, slugs: Iterable[str]) -> None:
+        self._folder = folder
+        self._slugs = frozenset(slugs)
+        self._recent: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, slug: str) -> str | None:
+        if slug not in self._slugs:
+            return None
+        with self._lock:
+            if slug in self._recent:
+                self._recent.move_to_end(slug)
+                return self._recent[slug]
+        try:
+            text = (self._folder / f"{slug}.txt").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            log.error("source of %s cannot be read from %s", slug, self._folder)
+            return None
+        with self._lock:
+            self._recent[slug] = text
+            while len(self._recent) > self.KEEP:
+                self._recent.popitem(last=False)
+        return text
+
+    def __getitem__(self, slug: str) -> str:
+        text = self.get(slug)
+        if text is None:
+            raise KeyError(slug)
+        return text
+
+
+class SentenceSpans:
+    """Paragraph row → the range of its sentences' rows (sentences are stored in paragraph order)."""
+
+    def __init__(self, sentences: np.ndarray, n_chunks: int) -> None:
+        self._starts = (
+            np.searchsorted(sentences[:, 0], np.arange(n_chunks + 1))
+            if len(sentences)
+            else np.zeros(n_chunks + 1, dtype=np.int64)
+        )
+
+    def __len__(self) -> int:
+        return len(self._starts) - 1
+
+    def __getitem__(self, index: SupportsIndex) -> range:
+        row = operator.index(index)
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        return range(int(self._starts[row]), int(self._starts[row + 1]))
 
 
 @dataclass(eq=False)
@@ -70,12 +135,13 @@ class Index:
     tokenizer: KeywordTokenizer
     sentences: np.ndarray  # (n, 3) int32: chunk row, start, end
     sentence_vectors: np.ndarray
-    sources: dict[str, str]
+    sources: SourceTexts
     embedder: Embedder
     anchor_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
-    sentence_rows: list[range] = field(default_factory=list)
+    sentence_rows: SentenceSpans = field(init=False)
     rows_by_speaker: dict[str, np.ndarray] = field(default_factory=dict)
     rows_by_document: dict[str, np.ndarray] = field(default_factory=dict)
+    pinyin: dict[str, str] | None = None  # None: a generation from before pinyin.json (built on first use)
 
     @property
     def generation(self) -> str:
@@ -86,11 +152,7 @@ class Index:
 
     def __post_init__(self) -> None:
         self._by_id = {c.id: c for c in self.chunks}
-        starts = np.searchsorted(self.sentences[:, 0], np.arange(len(self.chunks) + 1)) if len(self.sentences) else None
-        self.sentence_rows = [
-            range(int(starts[i]), int(starts[i + 1])) if starts is not None else range(0)
-            for i in range(len(self.chunks))
-        ]
+        self.sentence_rows = SentenceSpans(self.sentences, len(self.chunks))
         by_speaker: dict[str, list[int]] = {}
         by_doc: dict[str, list[int]] = {}
         for row, c in enumerate(self.chunks):
@@ -117,6 +179,14 @@ def user_words(speakers: list[Speaker]) -> list[str]:
     for s in speakers:
         words.update(a for a in (*s.person_aliases(), *s.org_names()) if a and " " not in a)
     return sorted(words)
+
+
+def pinyin_for(chunks: list[Chunk], keyword: KeywordIndex, tokenizer: KeywordTokenizer) -> dict[str, str]:
+    """The generation's pinyin lexicon: its vocabulary, plus word pairs for corpora up to PINYIN_PAIR_LIMIT."""
+    paragraphs = chunks if len(chunks) <= PINYIN_PAIR_LIMIT else []
+    return build_pinyin_lexicon(
+        keyword.vocabulary_by_frequency(), ([w for w, _ in tokenizer.words(c.text)] for c in paragraphs)
+    )
 
 
 def make_dense_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str, Any]]:
@@ -284,6 +354,7 @@ def write_generation(
     anchor_vectors = all_vectors[len(chunks) + len(sentence_texts) :]
     dense, dense_info = make_dense_index(vectors, settings.dense_index_threshold)
     keyword = KeywordIndex.build([tokenizer.tokens(c.text) for c in chunks])
+    pinyin = pinyin_for(chunks, keyword, tokenizer)
     if progress:
         progress("write", 0, 1)
 
@@ -301,6 +372,7 @@ def write_generation(
     faiss.write_index(dense, str(folder / "dense.faiss"))
     (folder / "bm25").mkdir()
     keyword.save(folder / "bm25")
+    _write_json(folder / "pinyin.json", pinyin)
     (folder / "sources").mkdir()
     for d in documents:
         (folder / "sources" / f"{d.info.slug}.txt").write_text(d.source_text, encoding="utf-8")
@@ -562,7 +634,14 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
         anchor_vectors = np.load(folder / "anchor_vectors.npy", allow_pickle=False)
         dense = faiss.read_index(str(folder / "dense.faiss"))
         keyword = KeywordIndex.load(folder / "bm25", len(chunks))
-        sources = {d.slug: (folder / "sources" / f"{d.slug}.txt").read_text(encoding="utf-8") for d in documents}
+        missing = [d.slug for d in documents if not (folder / "sources" / f"{d.slug}.txt").is_file()]
+        if missing:
+            raise OSError(f"missing sources: {', '.join(missing[:3])}")
+        sources = SourceTexts(folder / "sources", (d.slug for d in documents))
+        pinyin_file = folder / "pinyin.json"
+        pinyin = json.loads(pinyin_file.read_text(encoding="utf-8")) if pinyin_file.exists() else None
+        if pinyin is not None and not isinstance(pinyin, dict):
+            raise ValueError("pinyin.json is not an object")
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexError_(f"The index at {folder} cannot be read ({type(exc).__name__}); {FIX}.") from None
     counts = manifest.get("counts", {})
@@ -593,6 +672,7 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
         sources=sources,
         embedder=embedder,
         anchor_vectors=anchor_vectors,
+        pinyin=pinyin,
     )
 
 

@@ -273,10 +273,22 @@ class KeywordIndex:
     def doc_freq(self, token: str) -> int:
         """In how many chunks the token occurs (0 when it is not in the vocabulary)."""
         tid = self._bm25.vocab_dict.get(token)  # type: ignore[attr-defined]
-        if tid is None:
-            return 0
         indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]
+        if tid is None or tid + 1 >= len(indptr):
+            return 0
         return int(indptr[tid + 1] - indptr[tid])
 
     def vocabulary(self) -> set[str]:
         return set(self._bm25.vocab_dict)  # type: ignore[attr-defined]
+
+    def vocabulary_by_frequency(self) -> list[str]:
+        """Every token, in the most chunks first (ties in code-point order)."""
+        vocab: dict[str, int] = self._bm25.vocab_dict  # type: ignore[attr-defined]
+        indptr = np.asarray(self._bm25.scores["indptr"])  # type: ignore[attr-defined]
+        freq = np.diff(indptr)  # bm25s keeps its reserved empty token past the matrix's last row
+
+        def chunks_with(token: str) -> int:
+            tid = vocab[token]
+            return int(freq[tid]) if tid < len(freq) else 0
+
+        return sorted((t for t in vocab if t), key=lambda t: (-chunks_with(t), t))

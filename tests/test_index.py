@@ -148,3 +148,52 @@ def test_interrupted_build_leaves_the_previous_index_serving(fresh_settings: Set
     # The abandoned temporary folder is cleaned up by the next build.
     build_index(fresh_settings, FakeEmbedder())
     assert not list(fresh_settings.index_dir.glob(".tmp-*"))
+
+
+def test_pinyin_lexicon_is_built_into_the_generation(index) -> None:
+    stored = json.loads((index.folder / "pinyin.json").read_text(encoding="utf-8"))
+    assert "pinyin.json" in index.manifest["files"]
+    assert stored == index.pinyin
+    assert stored["malanshan"] == "马栏山" and stored["changsha"] == "长沙"
+    assert all(k.isascii() and k.isalpha() and k == k.lower() for k in stored)
+
+
+def test_generation_without_pinyin_file_builds_the_same_lexicon_on_first_use(fresh_settings: Settings) -> None:
+    from rag.crosslingual import pinyin_lexicon
+
+    folder = build_index(fresh_settings, FakeEmbedder())
+    stored = json.loads((folder / "pinyin.json").read_text(encoding="utf-8"))
+    (folder / "pinyin.json").unlink()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["files"]["pinyin.json"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    old = load_index(fresh_settings, FakeEmbedder())
+    assert old.pinyin is None
+    assert pinyin_lexicon(old) == stored and old.pinyin == stored
+
+
+def test_damaged_pinyin_file_is_refused(fresh_settings: Settings) -> None:
+    folder = build_index(fresh_settings, FakeEmbedder())
+    (folder / "pinyin.json").write_text('{"malanshan": "长沙"}', encoding="utf-8")
+    with pytest.raises(IndexError_, match=r"pinyin\.json.*corrupt"):
+        load_index(fresh_settings, FakeEmbedder())
+
+
+def test_sources_are_read_on_demand_and_checked(fresh_settings: Settings) -> None:
+    folder = build_index(fresh_settings, FakeEmbedder())
+    index = load_index(fresh_settings, FakeEmbedder())
+    slug = index.documents[0].slug
+    assert index.sources[slug] == (folder / "sources" / f"{slug}.txt").read_text(encoding="utf-8")
+    assert index.sources.get("no-such-document") is None
+    (folder / "sources" / f"{slug}.txt").unlink()
+    with pytest.raises(IndexError_, match=r"cannot be read|missing"):
+        load_index(fresh_settings, FakeEmbedder(), verify=False)
+
+
+def test_sentence_spans_cover_every_sentence_in_order(index) -> None:
+    spans = [index.sentence_rows[row] for row in range(len(index.chunks))]
+    assert [r for span in spans for r in span] == list(range(len(index.sentences)))
+    for row, span in enumerate(spans):
+        assert all(int(index.sentences[s][0]) == row for s in span)
+    with pytest.raises(IndexError):
+        index.sentence_rows[len(index.chunks)]
