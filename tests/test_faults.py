@@ -7,7 +7,6 @@ The figures (faults injected, rows acknowledged and found) go to test-artifacts/
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import kill_support
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -105,75 +105,10 @@ def orphans(index_dir: Path) -> tuple[int, int]:
 
 # ---------------------------------------------------------------- SIGKILL at many points
 
-KILL_SCRIPT = """
-import os, sys, time
-from pathlib import Path
-sys.path.insert(0, {tests!r})
-import rag.index, rag.ingest
-from ingest_support import FIXTURES, StableEmbedder
-from rag import Settings, build_index
-from rag.ingest import Upload, add_documents, remove_document
-
-corpus, index, operation, point, marker = sys.argv[1:6]
-
-def pause():
-    Path(marker).write_text(str(os.getpid()))
-    time.sleep(300)
-
-def pause_before(owner, attr, nth=1):
-    original, calls = getattr(owner, attr), [0]
-    def wrapper(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == nth:
-            pause()
-        return original(*args, **kwargs)
-    setattr(owner, attr, wrapper)
-
-embedder = StableEmbedder()
-if point == "locked":
-    pause_before(rag.index, "cleanup")  # the build lock is held, nothing written yet
-elif point == "embedding":
-    pause_before(embedder, "embed_batch")
-elif point == "corpus-changed":
-    pause_before(rag.ingest, "_fsync_dir")  # the store has changed, the build has not started
-elif point == "corpus-temp":
-    pause_before(os, "replace")  # a stored file is written under its temporary name, not yet renamed
-elif point == "writing":
-    pause_before(rag.index.faiss, "write_index")  # half the generation's files are in the temporary folder
-elif point == "generation-written":
-    pause_before(rag.index, "_fsync_tree")
-elif point == "renamed":
-    pause_before(rag.index, "publish")  # complete and renamed, CURRENT not yet replaced
-elif point == "published":
-    pause_before(rag.index, "cleanup", nth=2)  # CURRENT replaced, stale generations not yet removed
-settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index))
-if operation == "build":
-    build_index(settings, embedder)
-elif operation == "add":
-    add_documents(settings, [Upload("zhaideng-plain.txt", (FIXTURES / "zhaideng-plain.txt").read_bytes())], embedder=embedder)
-elif operation == "remove":
-    remove_document(settings, "markdown-zh", embedder=embedder)
-"""
-
 
 def kill_at(settings: Settings, tmp_path: Path, operation: str, point: str) -> None:
-    """Run `operation` in a process of its own, SIGKILL it when it reaches `point`."""
-    script = tmp_path / "operate_and_pause.py"
-    script.write_text(KILL_SCRIPT.format(tests=str(TESTS)), encoding="utf-8")
-    marker = tmp_path / f"paused-{operation}-{point}-{time.monotonic_ns()}"
-    args = [str(settings.corpus_dir), str(settings.index_dir), operation, point, str(marker)]
-    proc = subprocess.Popen([PYTHON, str(script), *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            assert time.monotonic() < deadline, f"the {operation} never reached {point}"
-            time.sleep(0.02)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+    """SIGKILL `operation` at `point` (kill_support), counted in this module's report."""
+    kill_support.kill_at(settings, tmp_path, operation, point)
     FAULTS[f"sigkill {operation} at {point}"] += 1
 
 

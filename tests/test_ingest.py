@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from ingest_support import FIXTURES, StableEmbedder, tree_digest
+from kill_support import kill_at
 
 from rag import Settings, build_index, load_index
 from rag.api import speaker_summaries
@@ -393,72 +393,16 @@ def test_cli_refusals_exit_non_zero_naming_file_and_reason(
 
 # ---------------------------------------------------------------- SIGKILL during an add
 
-KILL_SCRIPT = """
-import os, sys, time
-from pathlib import Path
-sys.path.insert(0, {tests!r})
-import rag.index, rag.ingest
-from ingest_support import FIXTURES, StableEmbedder
-from rag import Settings
-from rag.ingest import Upload, add_documents
-
-corpus, index, point, marker, name = sys.argv[1:6]
-
-def pause():
-    Path(marker).write_text(str(os.getpid()))
-    time.sleep(300)
-
-def pause_before(module, attr, nth=1):
-    original, calls = getattr(module, attr), [0]
-    def wrapper(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == nth:
-            pause()
-        return original(*args, **kwargs)
-    setattr(module, attr, wrapper)
-
-embedder = StableEmbedder()
-if point == "embedding":
-    pause_before(embedder, "embed_batch")
-elif point == "corpus-written":
-    pause_before(rag.ingest, "_fsync_dir")
-elif point == "generation-written":
-    pause_before(rag.index, "_fsync_tree")
-elif point == "renamed":
-    pause_before(rag.index, "publish")
-elif point == "published":
-    pause_before(rag.index, "cleanup", nth=2)  # the first runs before the build, the second after CURRENT moved
-settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index))
-add_documents(settings, [Upload(name, (FIXTURES / name).read_bytes())], embedder=embedder)
-"""
-
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["corpus-written", "embedding", "generation-written", "renamed", "published"])
+@pytest.mark.parametrize("point", ["corpus-changed", "embedding", "generation-written", "renamed", "published"])
 def test_an_add_killed_at_any_point_leaves_a_complete_generation_serving(
     store: Settings, tmp_path: Path, point: str
 ) -> None:
     old = current_generation(store.index_dir)
     assert old is not None
     old_files = tree_digest(store.index_dir / old)
-    script = tmp_path / "add_and_pause.py"
-    script.write_text(KILL_SCRIPT.format(tests=str(TESTS)), encoding="utf-8")
-    marker = tmp_path / "paused"
-    args = [str(store.corpus_dir), str(store.index_dir), point, str(marker), "markdown-zh.md"]
-    proc = subprocess.Popen(
-        [sys.executable, str(script), *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            assert time.monotonic() < deadline, "the add never reached " + point
-            time.sleep(0.02)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+    kill_at(store, tmp_path, "add", point, "markdown-zh.md")
 
     serving = current_generation(store.index_dir)
     index = load_index(store, StableEmbedder())  # verifies the manifest and every checksum

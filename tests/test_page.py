@@ -10,18 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from injection_support import MARKUP_SPEAKER, ingest_injected
+from server_support import serving_in_thread
 
 from app.main import create_app
 from rag import Index, Settings, build_index
@@ -45,31 +41,9 @@ expect.set_options(timeout=TIMEOUT_MS)
 # ---------------------------------------------------------------- a real server on loopback
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
-
-
 @pytest.fixture(scope="module")
 def server(settings: Settings, index: Index) -> Iterator[str]:
-    with serving(create_app(settings, service=Service(settings, index=index))) as url:
+    with serving_in_thread(create_app(settings, service=Service(settings, index=index))) as url:
         yield url
 
 
@@ -100,7 +74,7 @@ def markup_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) 
     )
     build_index(private)
     app = create_app(private)
-    with serving(app) as url:
+    with serving_in_thread(app) as url:
         assert app.state.service.wait_ready(120)
         yield url
 
@@ -570,7 +544,7 @@ def injected_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings
     """The real corpus plus a document of markup, links and instructions, added with `rag add` and served."""
     local = ingest_injected(settings, tmp_path_factory.mktemp("injected-page"))
     app = create_app(local)
-    with serving(app) as url:
+    with serving_in_thread(app) as url:
         assert app.state.service.wait_ready(120)
         yield url
 

@@ -1,0 +1,97 @@
+"""SIGKILL an index operation (build, add, remove) at a chosen point, in a process of its own.
+
+The operation runs in a child Python that wraps the function it reaches at `point` so that it writes a
+marker file and sleeps; the test then kills it with SIGKILL, exactly there, and inspects what is left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rag import Settings
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+# point → (module or object, function, which call): the call it pauses before.
+KILL_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+import rag.index, rag.ingest
+from ingest_support import FIXTURES, StableEmbedder
+from rag import Settings, build_index
+from rag.ingest import Upload, add_documents, remove_document
+
+corpus, index, operation, point, marker, argument = sys.argv[1:7]
+
+def pause():
+    Path(marker).write_text(str(os.getpid()))
+    time.sleep(300)
+
+def pause_before(owner, attr, nth=1):
+    original, calls = getattr(owner, attr), [0]
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == nth:
+            pause()
+        return original(*args, **kwargs)
+    setattr(owner, attr, wrapper)
+
+embedder = StableEmbedder()
+if point == "locked":
+    pause_before(rag.index, "cleanup")  # the build lock is held, nothing written yet
+elif point == "embedding":
+    pause_before(embedder, "embed_batch")
+elif point == "corpus-changed":
+    pause_before(rag.ingest, "_fsync_dir")  # the store has changed, the build has not started
+elif point == "corpus-temp":
+    pause_before(os, "replace")  # a stored file is written under its temporary name, not yet renamed
+elif point == "writing":
+    pause_before(rag.index.faiss, "write_index")  # half the generation's files are in the temporary folder
+elif point == "generation-written":
+    pause_before(rag.index, "_fsync_tree")
+elif point == "renamed":
+    pause_before(rag.index, "publish")  # complete and renamed, CURRENT not yet replaced
+elif point == "published":
+    pause_before(rag.index, "cleanup", nth=2)  # CURRENT replaced, stale generations not yet removed
+else:
+    raise SystemExit("unknown point " + point)
+settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index))
+if operation == "build":
+    build_index(settings, embedder)
+elif operation == "add":
+    add_documents(settings, [Upload(argument, (FIXTURES / argument).read_bytes())], embedder=embedder)
+elif operation == "remove":
+    remove_document(settings, argument, embedder=embedder)
+"""
+
+DEFAULT_ARGUMENT = {"build": "", "add": "zhaideng-plain.txt", "remove": "markdown-zh"}
+
+
+def kill_at(settings: Settings, tmp_path: Path, operation: str, point: str, argument: str | None = None) -> None:
+    """Run `operation` (add: a fixture file name; remove: a document slug) and SIGKILL it at `point`."""
+    script = tmp_path / "operate_and_pause.py"
+    script.write_text(KILL_SCRIPT.format(tests=str(TESTS)), encoding="utf-8")
+    marker = tmp_path / f"paused-{operation}-{point}-{time.monotonic_ns()}"
+    argument = DEFAULT_ARGUMENT[operation] if argument is None else argument
+    args = [str(settings.corpus_dir), str(settings.index_dir), operation, point, str(marker), argument]
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, f"the {operation} never reached {point}"
+            time.sleep(0.02)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
