@@ -169,7 +169,14 @@ def _speakers(index: Index) -> list[dict[str, Any]]:
 
 def _documents(index: Index) -> list[dict[str, Any]]:
     return [
-        {"slug": d.slug, "title": d.title, "subtitle": d.subtitle, "source": d.source, "date": d.date}
+        {
+            "slug": d.slug,
+            "title": d.title,
+            "subtitle": d.subtitle,
+            "source": d.source,
+            "source_en": d.source_en,
+            "date": d.date,
+        }
         for d in index.documents
     ]
 

@@ -115,6 +115,7 @@ class DocumentRef(BaseModel):
     title: str
     subtitle: str
     source: str
+    source_en: str = Field(description="The source's English name; empty when the metadata gives none.")
     date: str
 
 
@@ -154,6 +155,7 @@ class DocumentOut(BaseModel):
     title: str
     subtitle: str
     source: str
+    source_en: str
     date: str
     event: dict[str, str]
     speakers: list[str]

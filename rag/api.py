@@ -87,6 +87,7 @@ def document_summaries(index: Index) -> list[dict[str, Any]]:
             "title": d.title,
             "subtitle": d.subtitle,
             "source": d.source,
+            "source_en": d.source_en,
             "date": d.date,
             "event": dict(d.event),
             "speakers": speakers.get(d.slug, []),

@@ -62,6 +62,7 @@ class DocumentInfo:
     file: str
     sha256: str
     format: str
+    source_en: str = ""  # the source's English name (from the .meta.json), for English citations
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +129,7 @@ def build_document(path: Path, data: bytes, meta: dict[str, Any] | None = None) 
         file=path.name,
         sha256=hashlib.sha256(data).hexdigest(),
         format=parsed.format,
+        source_en=str(meta.get("source_en") or ""),
     )
     editor = Speaker(name=EDITOR, name_en=EDITOR_EN, organization=source, kind="editor")
     speakers: list[Speaker] = []

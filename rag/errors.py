@@ -24,5 +24,9 @@ class IndexError_(RagError):
     """The index on disk is missing, damaged or built for something else; the message names the fix."""
 
 
+class IndexFormatError(IndexError_):
+    """The index was written in another format version (by an older or newer program)."""
+
+
 class QuestionError(RagError):
     """A question or its options are invalid (empty, too long, unknown speaker…)."""

@@ -45,14 +45,14 @@ import numpy as np
 
 from rag.corpus import Chunk, Document, DocumentInfo, corpus_hash, load_corpus
 from rag.embedding import Embedder
-from rag.errors import IndexError_
+from rag.errors import IndexError_, IndexFormatError
 from rag.keywords import KeywordIndex, KeywordTokenizer
 from rag.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 from rag.settings import Settings
 from rag.speakers import Speaker, SpeakerRegistry
 from rag.textutil import split_sentences
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: pinyin.json and documents' source_en (a version-1 index is rebuilt by any command)
 CURRENT = "CURRENT"
 LOCK = ".lock"
 Progress = Callable[[str, int, int], None]
@@ -284,6 +284,9 @@ class VectorCache:
                     for text, vector in zip(anchors, anchor_vectors, strict=True):
                         cache.vectors[text_key(text)] = vector
             return cache
+        except IndexFormatError as exc:  # expected once after an upgrade: every text is embedded again
+            log.info("not reusing vectors from %s: %s", folder, exc)
+            return cls()
         except (OSError, ValueError, TypeError, KeyError, IndexError, IndexError_, RuntimeError) as exc:
             log.warning("not reusing vectors from %s: %s", folder, exc)
             return cls()
@@ -542,7 +545,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise IndexError_(f"The index manifest {path} is corrupt; {FIX}.") from None
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise IndexError_(
+        raise IndexFormatError(
             f"The index at {folder} has format version {found}, this program reads {FORMAT_VERSION}; {FIX}."
         )
     return manifest
@@ -677,10 +680,13 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
 
 
 def index_status(settings: Settings, embedder_id: str | None = None) -> str:
-    """Why the index needs building: "missing", "corpus-changed", "embedder-changed", "unreadable", or "ok"."""
+    """Why the index needs building: "missing", "format-changed", "corpus-changed", "embedder-changed",
+    "unreadable", or "ok"."""
     try:
         folder = serving_folder(settings.index_dir)
         manifest = read_manifest(folder)
+    except IndexFormatError:
+        return "format-changed"
     except IndexError_:
         return "missing" if current_generation(settings.index_dir) is None else "unreadable"
     if manifest.get("corpus_hash") != corpus_hash(settings.corpus_dir):
@@ -706,6 +712,7 @@ def ensure_index(
             "missing": "no index yet",
             "corpus-changed": "the corpus changed",
             "embedder-changed": "the embedder changed",
+            "format-changed": "it was built by an older version",
             "unreadable": "the index is unreadable",
         }
         if notify:

@@ -118,6 +118,7 @@ def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = 
     handler = logging.StreamHandler(stream or sys.stderr)
     setattr(handler, _MARK, True)
     handler.setFormatter(JsonFormatter())
+    handler.setLevel(level)  # libraries that set their own logger's level (bm25s: DEBUG) stay below it too
     root.addHandler(handler)
     root.setLevel(level)
     # uvicorn's own loggers go through the same handler; app.access writes one line per request with its id.

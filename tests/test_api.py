@@ -68,7 +68,7 @@ def test_ask_returns_the_answer_object_with_timings(client: TestClient) -> None:
         } <= set(q)
         assert q["document"] in body["documents"]
     doc = body["documents"][first["document"]]
-    assert doc["source"] == "湖南日报" and doc["title"]
+    assert doc["source"] == "湖南日报" and doc["source_en"] == "Hunan Daily" and doc["title"]
     assert body["speakers"][0] == "张冬"
     assert "张冬" in body["answer"]
 

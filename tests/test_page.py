@@ -379,6 +379,18 @@ def test_copy_button_copies_quote_name_title_organisation_source(server: str, op
     )
 
 
+def test_copy_in_english_names_the_source_in_english(server: str, open_page: Opener) -> None:
+    page, _ = open_page(server, locale="en-US", permissions=["clipboard-read", "clipboard-write"])
+    turn = ask(page, "How many customers does China Mobile have?")
+    card = turn.locator(".card.best")
+    excerpt = card.locator("blockquote").inner_text()
+    button = card.get_by_role("button", name="Copy")
+    button.click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith(f"“{excerpt}” — Zhang Dong (张冬), ")
+    assert "(Hunan Daily, “汇聚强大合力，加快推进文化和科技融合发展”" in copied and "湖南日报" not in copied
+
+
 def test_feedback_is_stored_with_comment(server: str, open_page: Opener, settings: Settings) -> None:
     page, _ = open_page(server)
     with page.expect_response(lambda r: r.url.endswith("/ask")) as response_info:

@@ -466,7 +466,7 @@
   }
 
   function sourceText(doc) {
-    if (state.lang === "en") return [doc.source, doc.title ? "“" + doc.title + "”" : "", doc.date].filter(Boolean).join(", ");
+    if (state.lang === "en") return [doc.source_en || doc.source, doc.title ? "“" + doc.title + "”" : "", doc.date].filter(Boolean).join(", ");
     return [doc.source, doc.title ? "《" + doc.title + "》" : "", doc.date].filter(Boolean).join("，");
   }
 
