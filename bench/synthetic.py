@@ -150,14 +150,8 @@ def _speaker_pool(base: Base, n: int, rng: np.random.Generator) -> list[dict[str
 
 def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: int = 0) -> dict[str, Any]:
     """Generate an n-paragraph corpus and publish it as the serving generation of `index_dir`."""
-    from rag.index import (
-        FORMAT_VERSION,
-        _sha256,
-        anchors_digest,
-        make_dense_index,
-        offtopic_anchors,
-        publish,
-    )
+    from rag.generations import FORMAT_VERSION, publish, sha256_file
+    from rag.index_build import anchors_digest, make_dense_index, offtopic_anchors
     from rag.keywords import STOPWORDS, KeywordIndex
     from rag.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 
@@ -294,7 +288,7 @@ def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: 
     keyword.save(folder / "bm25")
     timings["bm25_build_s"] = time.perf_counter() - t
 
-    # The pinyin lexicon as rag.index.pinyin_for builds it, with the drawn words standing in for jieba's.
+    # The pinyin lexicon as rag.index_build.pinyin_for builds it, with the drawn words standing in for jieba's.
     t = time.perf_counter()
     pairs = tokens if n <= PINYIN_PAIR_LIMIT else []
     pinyin = build_pinyin_lexicon(keyword.vocabulary_by_frequency(), pairs)
@@ -322,7 +316,7 @@ def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: 
     del vectors, sentence_vectors
 
     t = time.perf_counter()
-    files = {str(p.relative_to(folder)): _sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
     manifest = {
         "format_version": FORMAT_VERSION,
         "generation": name,

@@ -18,12 +18,11 @@ from rag import Settings
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
-# point → (module or object, function, which call): the call it pauses before.
 KILL_SCRIPT = """
 import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-import rag.index, rag.ingest
+import rag.generations, rag.index_build, rag.ingest
 from ingest_support import FIXTURES, StableEmbedder
 from rag import Settings, build_index
 from rag.ingest import Upload, add_documents, remove_document
@@ -45,7 +44,7 @@ def pause_before(owner, attr, nth=1):
 
 embedder = StableEmbedder()
 if point == "locked":
-    pause_before(rag.index, "cleanup")  # the build lock is held, nothing written yet
+    pause_before(rag.index_build, "cleanup")  # the build lock is held, nothing written yet
 elif point == "embedding":
     pause_before(embedder, "embed_batch")
 elif point == "corpus-changed":
@@ -53,13 +52,13 @@ elif point == "corpus-changed":
 elif point == "corpus-temp":
     pause_before(os, "replace")  # a stored file is written under its temporary name, not yet renamed
 elif point == "writing":
-    pause_before(rag.index.faiss, "write_index")  # half the generation's files are in the temporary folder
+    pause_before(rag.index_build.faiss, "write_index")  # half the generation's files are in the temporary folder
 elif point == "generation-written":
-    pause_before(rag.index, "_fsync_tree")
+    pause_before(rag.index_build, "fsync_tree")
 elif point == "renamed":
-    pause_before(rag.index, "publish")  # complete and renamed, CURRENT not yet replaced
+    pause_before(rag.index_build, "publish")  # complete and renamed, CURRENT not yet replaced
 elif point == "published":
-    pause_before(rag.index, "cleanup", nth=2)  # CURRENT replaced, stale generations not yet removed
+    pause_before(rag.generations, "cleanup")  # inside publish: CURRENT replaced, stale generations not yet removed
 else:
     raise SystemExit("unknown point " + point)
 settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index))

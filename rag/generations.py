@@ -1,0 +1,151 @@
+"""The generation store: an index folder's immutable `gen-*` folders, the `CURRENT` pointer replaced
+atomically, the build lock, clean-up, and the manifest every generation is checked against.
+
+Layout of `RAG_INDEX_DIR`: `CURRENT` (the serving generation's name), `gen-<time>-<id>/` (complete,
+immutable generations; see rag/index.py for their files), `.tmp-gen-*` (a build in progress), `.lock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.errors import IndexError_, IndexFormatError
+
+FORMAT_VERSION = 2  # 2: pinyin.json and documents' source_en (a version-1 index is rebuilt by any command)
+CURRENT = "CURRENT"
+LOCK = ".lock"
+FIX = "run `rag build --force` to rebuild it"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            with p.open("rb") as fh:
+                os.fsync(fh.fileno())
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One builder at a time per index folder (an advisory lock released when the process dies)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / LOCK).open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def publish(index_dir: Path, folder: Path) -> None:
+    """Make `folder` the serving generation: atomic replace of CURRENT, then drop stale generations."""
+    previous = current_generation(index_dir)
+    tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex}"
+    tmp.write_text(folder.name + "\n", encoding="utf-8")
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+    fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    cleanup(index_dir, keep=folder.name, previous=previous if previous != folder.name else None)
+
+
+def current_generation(index_dir: Path) -> str | None:
+    """Name of the serving generation, or None when nothing has been published."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return name or None
+
+
+def cleanup(index_dir: Path, keep: str | None = None, keep_previous: int = 1, previous: str | None = None) -> list[str]:
+    """Remove abandoned temporary folders and stale generations (call it under `build_lock`); returns names.
+
+    Kept: the serving generation and the one that served before it (`previous`, or else the newest older
+    ones). A complete generation a killed build left unpublished is removed.
+    """
+    current = keep or current_generation(index_dir)
+    gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir()), key=lambda p: p.name)
+    if previous is not None:
+        kept = {previous}
+    else:
+        older = [g.name for g in gens if current is None or g.name < current]
+        kept = set(older[max(0, len(older) - keep_previous) :]) if keep_previous > 0 else set()
+    if current is not None:
+        kept.add(current)
+    removed: list[str] = []
+    for p in gens:
+        if p.name not in kept:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+    for p in index_dir.glob(".tmp-*"):
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p.name)
+    for p in index_dir.glob(f".{CURRENT}.*"):
+        p.unlink(missing_ok=True)
+    return removed
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexError_(f"The index at {folder} has no manifest.json; {FIX}.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise IndexError_(f"The index manifest {path} is corrupt; {FIX}.") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise IndexFormatError(
+            f"The index at {folder} has format version {found}, this program reads {FORMAT_VERSION}; {FIX}."
+        )
+    return manifest
+
+
+def serving_folder(index_dir: Path) -> Path:
+    """The folder of the serving generation; refuses when there is none."""
+    name = current_generation(index_dir)
+    if name is None:
+        raise IndexError_(f"No index found in {index_dir}; run `rag build` to create it.")
+    folder = index_dir / name
+    if not folder.is_dir():
+        raise IndexError_(f"The index generation {name} named by {index_dir / CURRENT} is missing; {FIX}.")
+    return folder
+
+
+def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Check every file's sha256 against the manifest."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise IndexError_(f"The index manifest in {folder} lists no files; {FIX}.")
+    for rel, expected in files.items():
+        path = folder / rel
+        if not path.is_file():
+            raise IndexError_(f"The index file {rel} is missing from {folder}; {FIX}.")
+        if sha256_file(path) != expected:
+            raise IndexError_(f"The index file {rel} in {folder} is corrupt (checksum mismatch); {FIX}.")
