@@ -31,7 +31,7 @@ from app.schemas import (
     SpeechOut,
 )
 from rag import HistoryTurn, Index
-from rag.api import speaker_summaries, speech_in_context
+from rag.api import document_ref, speaker_summaries, speech_in_context
 from rag.feedback import Feedback, QuestionRecord
 
 log = logging.getLogger("app.ask")
@@ -168,17 +168,7 @@ def _speakers(index: Index) -> list[dict[str, Any]]:
 
 
 def _documents(index: Index) -> list[dict[str, Any]]:
-    return [
-        {
-            "slug": d.slug,
-            "title": d.title,
-            "subtitle": d.subtitle,
-            "source": d.source,
-            "source_en": d.source_en,
-            "date": d.date,
-        }
-        for d in index.documents
-    ]
+    return [document_ref(d) for d in index.documents]
 
 
 @api.get("/speakers", response_model=list[SpeakerOut], responses=ERRORS, tags=["corpus"], summary="Every speaker")

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
+import numpy as np
+
+from rag.corpus import Chunk, DocumentInfo
 from rag.index import Index
+
+
+def _rows(index: Index, rows_by: dict[str, np.ndarray], key: str) -> list[Chunk]:
+    """The paragraphs filed under `key` (a speaker or document), in index order, without scanning them all."""
+    return [index.chunks[int(row)] for row in rows_by.get(key, ())]
 
 
 def speaker_summaries(index: Index) -> list[dict[str, Any]]:
@@ -13,7 +22,7 @@ def speaker_summaries(index: Index) -> list[dict[str, Any]]:
     for s in index.registry.speakers:
         if s.kind != "speaker":
             continue
-        chunks = [c for c in index.chunks if c.speaker == s.name and c.organization == s.organization]
+        chunks = [c for c in _rows(index, index.rows_by_speaker, s.name) if c.organization == s.organization]
         rows.append(
             {
                 "name": s.name,
@@ -35,14 +44,14 @@ def speech(index: Index, key: str) -> dict[str, Any] | None:
     key = key.strip()
     doc = next((d for d in index.documents if d.slug == key), None)
     if doc is not None:
-        chunks = [c for c in index.chunks if c.document == doc.slug]
+        chunks = _rows(index, index.rows_by_document, doc.slug)
         title = doc.title
     else:
         speakers = index.registry.get(key)
         if not speakers:
             return None
-        names = {s.name for s in speakers}
-        chunks = [c for c in index.chunks if c.speaker in names and c.kind == "speech"]
+        rows = sorted({int(r) for s in speakers for r in index.rows_by_speaker.get(s.name, ())})
+        chunks = [c for c in (index.chunks[r] for r in rows) if c.kind == "speech"]
         title = chunks[0].headline if chunks else ""
     if not chunks:
         return None
@@ -73,28 +82,28 @@ def speech(index: Index, key: str) -> dict[str, Any] | None:
     }
 
 
-def document_summaries(index: Index) -> list[dict[str, Any]]:
-    """Every document with title, source, date and event: what a citation of a quote names."""
-    counts: dict[str, int] = {}
-    speakers: dict[str, list[str]] = {}
-    for c in index.chunks:
-        counts[c.document] = counts.get(c.document, 0) + 1
-        if c.kind == "speech" and c.speaker not in speakers.setdefault(c.document, []):
-            speakers[c.document].append(c.speaker)
-    return [
-        {
-            "slug": d.slug,
-            "title": d.title,
-            "subtitle": d.subtitle,
-            "source": d.source,
-            "source_en": d.source_en,
-            "date": d.date,
-            "event": dict(d.event),
-            "speakers": speakers.get(d.slug, []),
-            "paragraphs": counts.get(d.slug, 0),
-        }
-        for d in index.documents
-    ]
+def document_ref(d: DocumentInfo) -> dict[str, Any]:
+    """What a citation of a quote names: the document's title, source (and its English name) and date."""
+    return {
+        "slug": d.slug,
+        "title": d.title,
+        "subtitle": d.subtitle,
+        "source": d.source,
+        "source_en": d.source_en,
+        "date": d.date,
+    }
+
+
+def document_summaries(index: Index, slugs: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Documents (all, or those in `slugs`) with their citation fields, event, speakers and paragraph count."""
+    out = []
+    for d in index.documents:
+        if slugs is not None and d.slug not in slugs:
+            continue
+        chunks = _rows(index, index.rows_by_document, d.slug)
+        speakers = list(dict.fromkeys(c.speaker for c in chunks if c.kind == "speech"))
+        out.append({**document_ref(d), "event": dict(d.event), "speakers": speakers, "paragraphs": len(chunks)})
+    return out
 
 
 def speech_in_context(index: Index, key: str) -> dict[str, Any] | None:
@@ -103,5 +112,5 @@ def speech_in_context(index: Index, key: str) -> dict[str, Any] | None:
     if found is None:
         return None
     wanted = set(found["documents"])
-    found["document_info"] = [d for d in document_summaries(index) if d["slug"] in wanted]
+    found["document_info"] = document_summaries(index, wanted)
     return found

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from rag import Embedder
+from rag import Embedder, Settings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "documents"
 
@@ -41,3 +42,15 @@ def tree_digest(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def private_store(seed: Path, tmp_path: Path) -> Settings:
+    """A copy of a seed's corpus store and index under `tmp_path`, for a test to change freely."""
+    shutil.copytree(seed / "corpus", tmp_path / "corpus")
+    shutil.copytree(seed / "index", tmp_path / "index")
+    return Settings(
+        corpus_dir=tmp_path / "corpus",
+        index_dir=tmp_path / "index",
+        feedback_db=tmp_path / "fb.sqlite3",
+        reload_check_seconds=0.05,
+    )

@@ -25,7 +25,7 @@ import kill_support
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from ingest_support import FIXTURES, StableEmbedder, tree_digest
+from ingest_support import FIXTURES, StableEmbedder, private_store, tree_digest
 from server_support import (
     PYTHON,
     RAG,
@@ -75,14 +75,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Path:
 @pytest.fixture()
 def store(tmp_path: Path, seed: Path) -> Settings:
     """A private corpus store (two documents) and its index, served with the stable test embedder."""
-    shutil.copytree(seed / "corpus", tmp_path / "corpus")
-    shutil.copytree(seed / "index", tmp_path / "index")
-    return Settings(
-        corpus_dir=tmp_path / "corpus",
-        index_dir=tmp_path / "index",
-        feedback_db=tmp_path / "fb.sqlite3",
-        reload_check_seconds=0.05,
-    )
+    return private_store(seed, tmp_path)
 
 
 @pytest.fixture()
