@@ -30,3 +30,23 @@ class IndexFormatError(IndexError_):
 
 class QuestionError(RagError):
     """A question or its options are invalid (empty, too long, unknown speaker…)."""
+
+
+class IngestError(RagError):
+    """A request the corpus cannot take as asked (the message says why and what to do)."""
+
+
+class UnknownDocument(IngestError):
+    """No document with that slug is in the corpus."""
+
+
+class Conflict(IngestError):
+    """The request conflicts with what is stored (slug in use, removing the only document)."""
+
+
+class TooLarge(CorpusError):
+    """A document over `RAG_MAX_DOCUMENT_BYTES`."""
+
+
+class StoreBroken(IngestError):
+    """A document already in the store cannot be indexed any more (edited by hand, limit lowered…)."""

@@ -1,0 +1,210 @@
+"""Validation before anything is written: names, sizes, encodings, formats, metadata, slugs, duplicates.
+
+`prepare` turns uploads into `Prepared` documents or refuses the whole batch with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.corpus import Document, build_document, corpus_files, load_corpus, slug_for
+from rag.errors import Conflict, CorpusError, IngestError
+from rag.ingest_records import NO_FIELDS, DocumentSummary, Fields, Prepared, Upload
+from rag.parsers import source_suffixes
+from rag.settings import Settings
+from rag.speakers import Speaker
+from rag.textutil import has_cjk
+from rag.uploads import refuse_dotdot, too_large
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+FIELD_LIMITS = {"title": 200, "subtitle": 200, "date": 40, "source": 100}
+SPEAKER_FIELDS = ("name_en", "organization_en", "org_aliases", "org_aliases_en")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def content_hash(data: bytes) -> str:
+    """Same text, same hash: BOM, line endings and trailing spaces do not count."""
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return hashlib.sha256(data).hexdigest()
+    lines = [line.rstrip() for line in text.splitlines()]
+    return hashlib.sha256("\n".join(lines).strip().encode("utf-8")).hexdigest()
+
+
+def derive_slug(name: str, title: str) -> str:
+    """A slug from the file name, or from the pinyin of a Chinese name or title."""
+    stem = Path(name).name.split(".")[0]
+    ascii_slug = slug_for(Path(name).with_name(stem))
+    if re.search(r"[a-z]", ascii_slug) and not ascii_slug.startswith("doc-") and not has_cjk(stem):
+        return _trim(ascii_slug)
+    from pypinyin import lazy_pinyin
+
+    basis = stem if has_cjk(stem) else title
+    words = [re.sub(r"[^a-z0-9]+", "-", w.lower()).strip("-") for w in lazy_pinyin(basis)]
+    slug = _trim("-".join(w for w in words if w))
+    return slug if SLUG.match(slug) else "doc-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+def _trim(slug: str, limit: int = 48) -> str:
+    slug = re.sub(r"-+", "-", slug).strip("-")
+    if len(slug) <= limit:
+        return slug
+    cut = slug[:limit]
+    return (cut.rsplit("-", 1)[0] if "-" in cut else cut).strip("-")
+
+
+def _check_name(name: str) -> str:
+    """The given name's base name; refuses `..`, control characters and an unknown suffix early."""
+    base = Path(name).name
+    refuse_dotdot(name)
+    if not base or _CONTROL.search(name):
+        raise CorpusError(name or "(no name)", "the file name is empty or has control characters")
+    suffix = Path(base).suffix.lower()
+    if suffix not in source_suffixes():
+        known = ", ".join(source_suffixes())
+        raise CorpusError(name, f"unknown format `{suffix or '(no suffix)'}` (known: {known})")
+    return base
+
+
+def _clean_fields(name: str, meta: Mapping[str, Any], fields: Fields) -> dict[str, Any]:
+    """Side metadata with the given fields on top, every document field checked."""
+    if not isinstance(meta, Mapping):
+        raise CorpusError(name, "metadata must be a JSON object")
+    out = dict(meta)
+    for key, value in (("title", fields.title), ("date", fields.date), ("source", fields.source)):
+        if value is not None:
+            out[key] = value
+    for key, limit in FIELD_LIMITS.items():
+        value = out.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise CorpusError(name, f"`{key}` must be text")
+        value = value.strip()
+        if len(value) > limit or _CONTROL.search(value):
+            raise CorpusError(name, f"`{key}` must be one line of at most {limit} characters")
+        out[key] = value
+    speakers = out.get("speakers", [])
+    if not isinstance(speakers, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("name"), str) for s in speakers
+    ):
+        raise CorpusError(name, "metadata `speakers` must be a list of objects with a `name`")
+    slug = fields.slug if fields.slug is not None else out.get("slug")
+    if slug is not None and (not isinstance(slug, str) or not SLUG.match(slug)):
+        raise CorpusError(name, "the slug must be 1–64 lower-case ASCII letters, digits and inner dashes")
+    out["slug"] = slug
+    return out
+
+
+def _known_speakers(document: Document, meta: Mapping[str, Any], known: Sequence[Speaker]) -> list[dict[str, Any]]:
+    """Metadata for this document's speakers that other documents already describe (same name and organisation).
+
+    A speaker written `张冬（中国移动副总经理）` here and described as 张冬 of 中国移动通信集团有限公司 (alias
+    中国移动) elsewhere is the same person: the entry carries the organisation's full name and English forms,
+    so the registry merges the two.
+    """
+    described = {s["name"] for s in meta.get("speakers", [])}
+    out: list[dict[str, Any]] = []
+    for speaker in document.speakers:
+        if speaker.kind != "speaker" or speaker.name in described:
+            continue
+        matches: list[tuple[Speaker, str]] = []
+        for other in known:
+            if other.kind != "speaker" or other.name != speaker.name:
+                continue
+            names = other.org_names()
+            if speaker.organization and speaker.organization in names:
+                matches.append((other, speaker.title))
+            elif not speaker.organization:
+                prefix = next((n for n in sorted(names, key=len, reverse=True) if speaker.title.startswith(n)), None)
+                if prefix:
+                    matches.append((other, speaker.title[len(prefix) :].lstrip("，,、 ") or other.title))
+        if len({m.key for m, _ in matches}) != 1:
+            continue  # unknown, or ambiguous: leave the speaker as the document writes them
+        other, title = matches[0]
+        entry: dict[str, Any] = {"name": speaker.name, "title": title, "organization": other.organization}
+        entry.update({k: list(v) if isinstance(v, tuple) else v for k in SPEAKER_FIELDS if (v := getattr(other, k))})
+        if title == other.title:
+            entry.update(
+                {
+                    k: list(v) if isinstance(v, tuple) else v
+                    for k in ("title_en", "roles_en")
+                    if (v := getattr(other, k))
+                }
+            )
+        out.append(entry)
+        described.add(speaker.name)
+    return out
+
+
+def summary(document: Document) -> DocumentSummary:
+    info = document.info
+    return DocumentSummary(
+        slug=info.slug,
+        title=info.title,
+        date=info.date,
+        source=info.source,
+        format=info.format,
+        file=info.file,
+        speakers=tuple(s.name for s in document.speakers if s.kind == "speaker"),
+        paragraphs=sum(1 for c in document.chunks if c.kind == "speech"),
+        editor_note=sum(1 for c in document.chunks if c.kind == "editor_note"),
+    )
+
+
+def stored_documents(corpus_dir: Path) -> tuple[list[Document], dict[str, DocumentSummary], set[str]]:
+    """Documents in the store, a content hash → summary map, and every name stem in use."""
+    if not corpus_dir.is_dir():
+        return [], {}, set()
+    files = corpus_files(corpus_dir)
+    documents = load_corpus(corpus_dir) if files else []
+    by_file = {d.info.file: d for d in documents}
+    hashes = {content_hash(p.read_bytes()): summary(by_file[p.name]) for p in files if p.name in by_file}
+    stems = {p.name.split(".")[0] for p in corpus_dir.iterdir()}
+    return documents, hashes, stems
+
+
+def prepare(settings: Settings, uploads: Sequence[Upload], fields: Fields = NO_FIELDS) -> list[Prepared]:
+    """Validate every upload against the store; raises on the first refusal, writes nothing."""
+    if len(uploads) > 1 and (fields.slug or fields.title):
+        raise IngestError("--slug and --title name one document: give them with a single file")
+    documents, hashes, stems = stored_documents(settings.corpus_dir)
+    slugs = {d.info.slug for d in documents} | stems
+    known = [s for d in documents for s in d.speakers]
+    out: list[Prepared] = []
+    for upload in uploads:
+        name = _check_name(upload.name)
+        if len(upload.data) > settings.max_document_bytes:
+            raise too_large(upload.name, len(upload.data), settings.max_document_bytes)
+        meta = _clean_fields(upload.name, upload.meta, fields)
+        parsed = build_document(Path(upload.name), upload.data, {k: v for k, v in meta.items() if k != "slug"})
+        digest = content_hash(upload.data)
+        if digest in hashes:
+            out.append(Prepared(upload, parsed, "", meta, duplicate_of=hashes[digest]))
+            continue
+        slug = meta["slug"]
+        if slug is not None and slug in slugs:
+            raise Conflict(f"{upload.name}: the slug `{slug}` is already in use; choose another or remove that one")
+        if slug is None:
+            base = derive_slug(name, parsed.info.title)
+            slug = next(s for s in (base, *(f"{base}-{i}" for i in range(2, 10_000))) if s not in slugs)
+        suffix = Path(name).suffix.lower()
+        stored_name = f"{slug}{'.md' if suffix == '.markdown' else suffix}"
+        meta = {k: v for k, v in meta.items() if v not in (None, "", [])}
+        meta.update(slug=slug, format=parsed.info.format, original_name=name)
+        meta["added_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        extra = _known_speakers(parsed, meta, known)
+        if extra:
+            meta["speakers"] = [*meta.get("speakers", []), *extra]
+        document = build_document(Path(stored_name), upload.data, meta)
+        out.append(Prepared(upload, document, stored_name, meta, duplicate_of=None))
+        slugs.add(slug)
+        hashes[digest] = summary(document)
+        known.extend(document.speakers)
+    return out
