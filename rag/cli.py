@@ -299,11 +299,11 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     # Worker processes read their settings from the environment: pass the CLI's choices on.
     for name in ("corpus_dir", "index_dir", "embedder", "embedding_model"):
         os.environ[f"RAG_{name.upper()}"] = str(getattr(settings, name))
+    # Each worker's model keeps a thread per core: with its brief OpenMP spin two models share the cores
+    # gracefully, and a lone request is answered at full speed (bench/RESULTS.md: 2 workers on 2 cores answer
+    # one client in ~16 ms instead of ~28 ms with a core each, for ~15 % fewer requests/s under load;
+    # OMP_NUM_THREADS=1 chooses the latter).
     workers = workers or settings.workers
-    if workers > 1:
-        # Each worker's model would run a thread per core; N workers share the cores instead
-        # (bench/RESULTS.md: 2 workers on 2 cores answer ~18% more requests per second this way).
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     host = host or settings.host
     port = port or settings.port
     click.echo(f"Serving on http://{host}:{port}/", err=True)
