@@ -90,8 +90,8 @@ def ask(
         raise UnknownFilter(
             f"Unknown speaker `{body.speaker}`. Known speakers: {', '.join(names)}.", known_speakers=names
         )
-    slugs = [d.slug for d in index.documents]
-    if body.document and body.document not in slugs:
+    if body.document and index.document(body.document) is None:
+        slugs = [d.slug for d in index.documents]
         raise UnknownFilter(
             f"Unknown document `{body.document}`. Known documents: {', '.join(slugs)}.", known_documents=slugs
         )
@@ -108,10 +108,10 @@ def ask(
     answer = served.answer
     ask_id = uuid.uuid4().hex
     data = answer.to_json()
-    cited = {q.document for q in (*answer.quotes, *answer.closest)}
+    cited = dict.fromkeys(q.document for q in (*answer.quotes, *answer.closest))  # in order of citation
     data["ask_id"] = ask_id
     data["cached"] = served.cached
-    data["documents"] = {d["slug"]: d for d in _documents(index) if d["slug"] in cited}
+    data["documents"] = {slug: document_ref(doc) for slug in cited if (doc := index.document(slug)) is not None}
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     log.info(
         "answered (found=%s, %d quote(s), %.0f ms%s)",
@@ -154,21 +154,9 @@ def ask(
     return data
 
 
-_speaker_rows: tuple[str, list[dict[str, Any]]] = ("", [])
-
-
 def _speakers(index: Index) -> list[dict[str, Any]]:
-    """speaker_summaries, computed once per generation (it walks every paragraph)."""
-    global _speaker_rows
-    generation, rows = _speaker_rows
-    if generation != index.generation:
-        rows = speaker_summaries(index)
-        _speaker_rows = (index.generation, rows)
-    return rows
-
-
-def _documents(index: Index) -> list[dict[str, Any]]:
-    return [document_ref(d) for d in index.documents]
+    """speaker_summaries, made once per generation."""
+    return index.memo("speaker_summaries", lambda: speaker_summaries(index))
 
 
 @api.get("/speakers", response_model=list[SpeakerOut], responses=ERRORS, tags=["corpus"], summary="Every speaker")

@@ -132,10 +132,11 @@ class Evidence:
 
 
 def _profile(index: Index) -> tuple[str, frozenset[str]]:
-    """Lower-cased metadata text (titles, organisations) and pinyin of corpus words, cached per index."""
-    cached = getattr(index, "_abstain_profile", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    """Lower-cased metadata text (titles, organisations) and pinyin of corpus words, made once per index."""
+    return index.memo("abstain_profile", lambda: _make_profile(index))
+
+
+def _make_profile(index: Index) -> tuple[str, frozenset[str]]:
     meta = []
     for s in index.registry.speakers:
         meta += [s.name, s.title, s.organization, s.title_en, *s.roles_en, *s.person_aliases(), *s.org_names()]
@@ -146,9 +147,7 @@ def _profile(index: Index) -> tuple[str, frozenset[str]]:
     for word in index.keyword.vocabulary():
         if word.isascii():
             latin.add(word.lower())
-    profile = ("\n".join(meta).lower(), frozenset(latin))
-    index._abstain_profile = profile  # type: ignore[attr-defined]
-    return profile
+    return "\n".join(meta).lower(), frozenset(latin)
 
 
 def _known_word(index: Index, word: str, meta_text: str) -> bool:

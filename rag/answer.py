@@ -106,22 +106,15 @@ def _candidate_similarities(index: Index, hits: Sequence[Hit], query_vector: np.
     return np.concatenate(sims) if sims else np.zeros(0, dtype=np.float32)
 
 
-def _sentence_sample_vectors(index: Index) -> np.ndarray:
-    """The sample's vectors, gathered once per index (the sentence vectors are memory-mapped)."""
-    cached = getattr(index, "_sentence_sample_vectors", None)
-    if cached is None:
-        cached = np.ascontiguousarray(index.sentence_vectors[_sentence_sample(index)])
-        index._sentence_sample_vectors = cached  # type: ignore[attr-defined]
-    return cached
+def _sentence_sample_vectors(index: Index, size: int = 2048) -> np.ndarray:
+    """A fixed sample of the corpus's sentence vectors, gathered once per index (they are memory-mapped)."""
 
-
-def _sentence_sample(index: Index, size: int = 2048) -> np.ndarray:
-    cached = getattr(index, "_sentence_sample", None)
-    if cached is None:
+    def gather() -> np.ndarray:
         n = len(index.sentence_vectors)
-        cached = np.arange(n) if n <= size else np.random.default_rng(0).choice(n, size, replace=False)
-        index._sentence_sample = cached  # type: ignore[attr-defined]
-    return cached
+        rows = np.arange(n) if n <= size else np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+        return np.ascontiguousarray(index.sentence_vectors[rows])
+
+    return index.memo("sentence_sample_vectors", gather)
 
 
 def _topic_terms(index: Index, plan: QuestionPlan, result: SearchResult) -> list[str]:

@@ -42,7 +42,7 @@ def speaker_summaries(index: Index) -> list[dict[str, Any]]:
 def speech(index: Index, key: str) -> dict[str, Any] | None:
     """A full speech by speaker name/alias, or a whole document by slug; None when nothing matches."""
     key = key.strip()
-    doc = next((d for d in index.documents if d.slug == key), None)
+    doc = index.document(key)
     if doc is not None:
         chunks = _rows(index, index.rows_by_document, doc.slug)
         title = doc.title

@@ -31,16 +31,13 @@ SENTENCE_TOKEN_CACHE = 16_384  # sentences whose tokens one index keeps (bounded
 
 def _token_set(index: Index, row: int) -> frozenset[str]:
     """A sentence's keyword tokens, cached on the index itself so a replaced generation is freed with it."""
-    cache: dict[int, frozenset[str]] | None = getattr(index, "_sentence_tokens", None)
-    if cache is None:
-        cache = {}
-        index._sentence_tokens = cache  # type: ignore[attr-defined]
+    cache: dict[int, frozenset[str]] = index.memo("sentence_tokens", dict)
     tokens = cache.get(row)
     if tokens is None:
         chunk_row, start, end = (int(x) for x in index.sentences[row])
         tokens = frozenset(index.tokenizer.tokens(index.chunks[chunk_row].text[start:end]))
         if len(cache) >= SENTENCE_TOKEN_CACHE:
-            cache.pop(next(iter(cache)))
+            cache.clear()  # bounded, and safe beside other threads (evicting one key raced with them)
         cache[row] = tokens
     return tokens
 

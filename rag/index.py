@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, SupportsIndex
+from typing import Any, SupportsIndex, TypeVar, cast
 
 import faiss
 import numpy as np
@@ -91,6 +91,7 @@ __all__ = [
     "write_generation",
 ]
 log = logging.getLogger("rag.index")
+T = TypeVar("T")
 
 
 class SourceTexts:
@@ -183,8 +184,25 @@ class Index:
     def chunk_by_id(self, chunk_id: str) -> Chunk | None:
         return self._by_id.get(chunk_id)
 
+    def document(self, slug: str) -> DocumentInfo | None:
+        return self._documents.get(slug)
+
+    def memo(self, key: str, make: Callable[[], T]) -> T:
+        """A value derived from this generation: made on first use, then kept, and freed with the index.
+
+        For derived data (samples, profiles, summaries) a replaced generation must not keep alive, and
+        that no other generation may see: a module-level cache would do both.
+        """
+        try:
+            return cast(T, self._memo[key])
+        except KeyError:
+            value = self._memo[key] = make()  # two threads may both make it: the values are the same
+            return value
+
     def __post_init__(self) -> None:
+        self._memo: dict[str, Any] = {}
         self._by_id = {c.id: c for c in self.chunks}
+        self._documents = {d.slug: d for d in self.documents}
         self.sentence_rows = SentenceSpans(self.sentences, len(self.chunks))
         by_speaker: dict[str, list[int]] = {}
         by_doc: dict[str, list[int]] = {}

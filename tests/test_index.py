@@ -210,3 +210,40 @@ def test_sentence_spans_cover_every_sentence_in_order(index) -> None:
         assert all(int(index.sentences[s][0]) == row for s in span)
     with pytest.raises(IndexError):
         index.sentence_rows[len(index.chunks)]
+
+
+def test_memo_makes_a_derived_value_once_per_index(index) -> None:
+    made: list[int] = []
+    key = f"test-{id(made)}"
+    first = index.memo(key, lambda: made.append(1) or ["value"])
+    assert index.memo(key, lambda: made.append(2) or ["other"]) is first
+    assert made == [1]
+    assert index.document(index.documents[0].slug) is index.documents[0]
+    assert index.document("no-such-document") is None
+
+
+def test_sentence_token_cache_stays_bounded_under_concurrent_use(index, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from rag import excerpt
+
+    monkeypatch.setattr(excerpt, "SENTENCE_TOKEN_CACHE", 4)
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for i in range(300):
+                row = (i * 7 + offset) % len(index.sentences)
+                chunk_row, start, end = (int(x) for x in index.sentences[row])
+                expected = set(index.tokenizer.tokens(index.chunks[chunk_row].text[start:end]))
+                assert excerpt._token_set(index, row) == expected
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(index.memo("sentence_tokens", dict)) <= 4 + 8  # the bound, plus one insert per thread at most
