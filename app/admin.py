@@ -19,19 +19,10 @@ from starlette.datastructures import UploadFile
 
 from app.deps import ServiceDep, SettingsDep
 from rag import Settings
-from rag.errors import CorpusError
-from rag.ingest import (
-    SLUG,
-    Conflict,
-    Fields,
-    IngestError,
-    StoreBroken,
-    TooLarge,
-    UnknownDocument,
-    Upload,
-    add_documents,
-    remove_document,
-)
+from rag.errors import Conflict, CorpusError, IngestError, StoreBroken, TooLarge, UnknownDocument
+from rag.ingest.check import SLUG
+from rag.ingest.records import Fields, Upload
+from rag.ingest.store import add_documents, remove_document
 
 log = logging.getLogger("app.admin")
 

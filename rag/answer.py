@@ -13,7 +13,7 @@ from rag.compose import Composer, ExtractiveComposer
 from rag.crosslingual import feedback_terms, is_background, pinyin_terms
 from rag.errors import QuestionError
 from rag.excerpt import choose_excerpt
-from rag.index import Index
+from rag.index.load import Index
 from rag.question import QuestionPlan, analyze
 from rag.records import Answer, HistoryTurn, Quote
 from rag.retrieval import Hit, SearchResult, search

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import CorpusError
-from rag.parsers import ParsedDocument, ParsedParagraph, parse_source, source_suffixes
+from rag.parsers import parse_source, source_suffixes
+from rag.parsers.records import ParsedDocument, ParsedParagraph
 from rag.speakers import EDITOR, EDITOR_EN, Speaker
 from rag.textutil import join_layout_lines
 

@@ -13,7 +13,8 @@ from collections import Counter
 
 import numpy as np
 
-from rag.index import Index, pinyin_for
+from rag.index.build import pinyin_for
+from rag.index.load import Index
 
 BACKGROUND_SHARE = 0.2  # words in this share of paragraphs are background (湖南, 文化), never a topic
 _LATIN = re.compile(r"[A-Za-z]{3,}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.index import Index
+from rag.index.load import Index
 from rag.textutil import quotes_balanced
 
 KEYWORD_WEIGHT = 0.25  # weight of token overlap next to cosine similarity (both in 0..1)

@@ -11,7 +11,7 @@ import faiss
 import numpy as np
 
 from rag.corpus import Chunk
-from rag.index import Index
+from rag.index.load import Index
 from rag.settings import SearchMode, Settings
 
 

@@ -23,7 +23,8 @@ from typing import Any
 from rag.answer import ask as ask_question
 from rag.embedding import Embedder
 from rag.errors import RagError
-from rag.index import Index, current_generation, load_index
+from rag.index.generations import current_generation
+from rag.index.load import Index, load_index
 from rag.records import Answer, HistoryTurn
 from rag.settings import SearchMode, Settings
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 
 from rag.corpus import paragraph_from_source
-from rag.index import Index
+from rag.index.load import Index
 from rag.records import Quote
 
 log = logging.getLogger("rag.verify")

@@ -22,10 +22,11 @@ KILL_SCRIPT = """
 import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-import rag.generations, rag.index_build, rag.ingest
+import rag.index.build, rag.index.generations, rag.ingest.store
 from ingest_support import FIXTURES, StableEmbedder
 from rag import Settings, build_index
-from rag.ingest import Upload, add_documents, remove_document
+from rag.ingest.records import Upload
+from rag.ingest.store import add_documents, remove_document
 
 corpus, index, operation, point, marker, argument = sys.argv[1:7]
 
@@ -44,21 +45,21 @@ def pause_before(owner, attr, nth=1):
 
 embedder = StableEmbedder()
 if point == "locked":
-    pause_before(rag.index_build, "cleanup")  # the build lock is held, nothing written yet
+    pause_before(rag.index.build, "cleanup")  # the build lock is held, nothing written yet
 elif point == "embedding":
     pause_before(embedder, "embed_batch")
 elif point == "corpus-changed":
-    pause_before(rag.ingest, "_fsync_dir")  # the store has changed, the build has not started
+    pause_before(rag.ingest.store, "_fsync_dir")  # the store has changed, the build has not started
 elif point == "corpus-temp":
     pause_before(os, "replace")  # a stored file is written under its temporary name, not yet renamed
 elif point == "writing":
-    pause_before(rag.index_build.faiss, "write_index")  # half the generation's files are in the temporary folder
+    pause_before(rag.index.build.faiss, "write_index")  # half the generation's files are in the temporary folder
 elif point == "generation-written":
-    pause_before(rag.index_build, "fsync_tree")
+    pause_before(rag.index.build, "fsync_tree")
 elif point == "renamed":
-    pause_before(rag.index_build, "publish")  # complete and renamed, CURRENT not yet replaced
+    pause_before(rag.index.build, "publish")  # complete and renamed, CURRENT not yet replaced
 elif point == "published":
-    pause_before(rag.generations, "cleanup")  # inside publish: CURRENT replaced, stale generations not yet removed
+    pause_before(rag.index.generations, "cleanup")  # inside publish: CURRENT replaced, stale generations not yet removed
 else:
     raise SystemExit("unknown point " + point)
 settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index))

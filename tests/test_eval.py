@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from rag import Index, Settings, load_corpus
-from rag.cli import main
-from rag.eval_gold import (
+from rag.cli.main import main
+from rag.eval.gold import (
     MIN_PER_TYPE,
     QUESTION_TYPES,
     GoldQuestion,
@@ -22,9 +22,9 @@ from rag.eval_gold import (
     parse_question,
     split_for,
 )
-from rag.eval_results import compare
-from rag.evaluation import Observation, QuestionResult, SeenQuote, grade, grade_ranking, metrics, run_questions
-from rag.keywords import KeywordTokenizer
+from rag.eval.grading import Observation, QuestionResult, SeenQuote, grade, grade_ranking, metrics, run_questions
+from rag.eval.results import compare
+from rag.index.keywords import KeywordTokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -253,7 +253,7 @@ class _Server:
 
 
 def test_http_client_sends_the_history_and_retries_when_busy() -> None:
-    from rag.eval_client import HttpAskClient
+    from rag.eval.client import HttpAskClient
 
     follow = parse_question(
         {"id": "follow-1", "question": "他还说了什么？", "language": "zh", "type": "followup", "split": "dev",
@@ -419,7 +419,7 @@ RETRIEVAL_FLOORS = {  # mode -> (hit@1, hit@5) of the retrieval stage alone, ove
 @pytest.mark.slow
 def test_answers_stay_above_their_floors(index: Index, settings: Settings, paragraphs: dict) -> None:
     """The full pipeline (POST /ask in-process, headline mode) over the whole question set."""
-    from rag.eval_client import in_process_client
+    from rag.eval.client import in_process_client
 
     questions = load_questions(QUESTIONS)
     with in_process_client(settings, index) as client:
@@ -434,7 +434,7 @@ def test_answers_stay_above_their_floors(index: Index, settings: Settings, parag
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", RETRIEVAL_FLOORS)
 def test_retrieval_stays_above_its_floors(index: Index, settings: Settings, mode: str) -> None:
-    from rag.eval_client import IndexRetriever
+    from rag.eval.client import IndexRetriever
 
     retriever = IndexRetriever(index, settings)
     ranked = [

@@ -12,7 +12,7 @@ import pytest
 
 from rag import Embedder, Settings, build_index, ensure_index, index_status, load_index
 from rag.errors import IndexError_
-from rag.index import CURRENT, current_generation
+from rag.index.generations import CURRENT, current_generation
 
 
 class FakeEmbedder(Embedder):

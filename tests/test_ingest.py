@@ -24,25 +24,17 @@ from ingest_support import FIXTURES, StableEmbedder, private_store, tree_digest
 from kill_support import kill_at
 
 from rag import Settings, build_index, load_index
-from rag.api import speaker_summaries
-from rag.cli import main
+from rag.cli.main import main
 from rag.corpus import paragraph_from_source
-from rag.errors import CorpusError
-from rag.index import Index, current_generation, read_manifest
-from rag.ingest import (
-    Conflict,
-    Fields,
-    IngestError,
-    UnknownDocument,
-    Upload,
-    add_documents,
-    derive_slug,
-    expand_paths,
-    list_documents,
-    read_upload,
-    remove_document,
-)
+from rag.errors import Conflict, CorpusError, IngestError, UnknownDocument
+from rag.index.generations import current_generation, read_manifest
+from rag.index.load import Index
+from rag.ingest.check import derive_slug
+from rag.ingest.records import Fields, Upload
+from rag.ingest.store import add_documents, list_documents, remove_document
+from rag.ingest.uploads import expand_paths, read_upload
 from rag.textutil import split_sentences
+from rag.views import speaker_summaries
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent

@@ -35,7 +35,7 @@ from server_support import (
 
 from app.main import create_app
 from rag import Index, Settings
-from rag.index import CURRENT, current_generation, publish
+from rag.index.generations import CURRENT, current_generation, publish
 from rag.service import Service
 
 QUESTIONS = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag import HistoryTurn, Index, Settings
-from rag.index import CURRENT, current_generation, publish
+from rag.index.generations import CURRENT, current_generation, publish
 from rag.service import AnswerCache, NotReady, Service
 
 QUESTION = "中国移动目前全国客户规模有多少？"

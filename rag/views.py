@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from rag.corpus import Chunk, DocumentInfo
-from rag.index import Index
+from rag.index.load import Index
 
 
 def _rows(index: Index, rows_by: dict[str, np.ndarray], key: str) -> list[Chunk]:

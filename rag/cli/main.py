@@ -99,7 +99,7 @@ def _progress() -> Callable[[str, int, int], None]:
 
 def load_for_query(settings: Settings) -> Any:
     """The serving index, built first (with a notice) when missing or stale."""
-    from rag.index import ensure_index
+    from rag.index.load import ensure_index
 
     return ensure_index(settings, notify=lambda m: click.echo(m, err=True), progress=_progress())
 
@@ -110,7 +110,8 @@ def check_for_serving(settings: Settings) -> None:
     Loading it here as well cost ~0.8 s of start-up (jieba's dictionary, BM25, FAISS) for nothing.
     """
     from rag.embedding import get_embedder
-    from rag.index import index_status, read_manifest, serving_folder, verify_files
+    from rag.index.generations import read_manifest, serving_folder, verify_files
+    from rag.index.load import index_status
 
     if index_status(settings, get_embedder(settings).id) != "ok":
         load_for_query(settings)
@@ -128,7 +129,9 @@ def build(ctx: Context, force: bool, as_json: bool) -> None:
 
     Example: rag build --force
     """
-    from rag.index import build_index, index_status, read_manifest, serving_folder
+    from rag.index.build import build_index
+    from rag.index.generations import read_manifest, serving_folder
+    from rag.index.load import index_status
 
     def body() -> None:
         from rag.embedding import get_embedder
@@ -260,7 +263,7 @@ def speakers(ctx: Context, as_json: bool) -> None:
 
     Example: rag speakers --json
     """
-    from rag.api import speaker_summaries
+    from rag.views import speaker_summaries
 
     def body() -> None:
         index = load_for_query(ctx.settings)
@@ -340,7 +343,7 @@ def register(command: click.Command) -> None:
 def _load_plugins() -> None:
     import importlib
 
-    for module in ("rag.eval_cli", "rag.ingest_cli", "rag.feedback_cli"):
+    for module in ("rag.cli.eval", "rag.cli.ingest", "rag.cli.feedback"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 from rag.corpus import META_SUFFIX
 from rag.errors import CorpusError, TooLarge
-from rag.ingest_records import Upload
+from rag.ingest.records import Upload
 from rag.parsers import source_suffixes
 
 

@@ -7,17 +7,10 @@ from pathlib import Path
 
 import click
 
-from rag.cli import Context, _progress, pass_ctx, register, run_guarded
-from rag.ingest import (
-    AddReport,
-    Fields,
-    Upload,
-    add_documents,
-    expand_paths,
-    list_documents,
-    read_upload,
-    remove_document,
-)
+from rag.cli.main import Context, _progress, pass_ctx, register, run_guarded
+from rag.ingest.records import AddReport, Fields, Upload
+from rag.ingest.store import add_documents, list_documents, remove_document
+from rag.ingest.uploads import expand_paths, read_upload
 
 
 @click.command("add")

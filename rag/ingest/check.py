@@ -14,12 +14,12 @@ from typing import Any
 
 from rag.corpus import Document, build_document, corpus_files, load_corpus, slug_for
 from rag.errors import Conflict, CorpusError, IngestError
-from rag.ingest_records import NO_FIELDS, DocumentSummary, Fields, Prepared, Upload
+from rag.ingest.records import NO_FIELDS, DocumentSummary, Fields, Prepared, Upload
+from rag.ingest.uploads import refuse_dotdot, too_large
 from rag.parsers import source_suffixes
 from rag.settings import Settings
 from rag.speakers import Speaker
 from rag.textutil import has_cjk
-from rag.uploads import refuse_dotdot, too_large
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 FIELD_LIMITS = {"title": 200, "subtitle": 200, "date": 40, "source": 100}

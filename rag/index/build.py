@@ -24,18 +24,9 @@ import numpy as np
 from rag.corpus import Chunk, Document, corpus_hash, load_corpus
 from rag.embedding import Embedder
 from rag.errors import IndexError_, IndexFormatError
-from rag.generations import (
-    FORMAT_VERSION,
-    build_lock,
-    cleanup,
-    current_generation,
-    fsync_tree,
-    publish,
-    read_manifest,
-    sha256_file,
-)
-from rag.keywords import KeywordIndex, KeywordTokenizer
-from rag.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
+from rag.index.generations import FORMAT_VERSION, build_lock, cleanup, current_generation, fsync_tree, publish, read_manifest, sha256_file
+from rag.index.keywords import KeywordIndex, KeywordTokenizer
+from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 from rag.settings import Settings
 from rag.speakers import Speaker, SpeakerRegistry
 from rag.textutil import split_sentences
@@ -44,7 +35,7 @@ Progress = Callable[[str, int, int], None]
 IVF_PROBE_DIVISOR = 4  # an IVF query scans nlist / 4 lists: recall@10 ~0.99 at 1 M paragraphs (bench/RESULTS.md)
 log = logging.getLogger("rag.index")
 
-ANCHORS_FILE = Path(__file__).parent / "data" / "offtopic_anchors.txt"
+ANCHORS_FILE = Path(__file__).resolve().parent.parent / "data" / "offtopic_anchors.txt"
 
 
 def offtopic_anchors() -> list[str]:

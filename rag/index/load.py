@@ -39,57 +39,12 @@ import numpy as np
 from rag.corpus import Chunk, DocumentInfo, corpus_hash
 from rag.embedding import Embedder
 from rag.errors import IndexError_, IndexFormatError
-from rag.generations import (
-    CURRENT,
-    FIX,
-    FORMAT_VERSION,
-    build_lock,
-    cleanup,
-    current_generation,
-    publish,
-    read_manifest,
-    serving_folder,
-    verify_files,
-)
-from rag.index_build import (
-    Progress,
-    VectorCache,
-    build_index,
-    build_under_lock,
-    make_dense_index,
-    offtopic_anchors,
-    pinyin_for,
-    write_generation,
-)
-from rag.keywords import KeywordIndex, KeywordTokenizer
+from rag.index.generations import CURRENT, FIX, FORMAT_VERSION, build_lock, cleanup, current_generation, publish, read_manifest, serving_folder, verify_files
+from rag.index.build import Progress, VectorCache, build_index, build_under_lock, make_dense_index, offtopic_anchors, pinyin_for, write_generation
+from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.settings import Settings
 from rag.speakers import Speaker, SpeakerRegistry
 
-__all__ = [
-    "CURRENT",
-    "FORMAT_VERSION",
-    "Index",
-    "Progress",
-    "SentenceSpans",
-    "SourceTexts",
-    "VectorCache",
-    "build_index",
-    "build_lock",
-    "build_under_lock",
-    "cleanup",
-    "current_generation",
-    "ensure_index",
-    "index_status",
-    "load_index",
-    "make_dense_index",
-    "offtopic_anchors",
-    "pinyin_for",
-    "publish",
-    "read_manifest",
-    "serving_folder",
-    "verify_files",
-    "write_generation",
-]
 log = logging.getLogger("rag.index")
 T = TypeVar("T")
 

@@ -8,8 +8,8 @@ from html import escape
 from jinja2 import Environment
 from markupsafe import Markup
 
-from rag.eval_gold import QUESTION_TYPES
-from rag.evaluation import EvalRun, Metrics, QuestionResult, Summary, summarize
+from rag.eval.gold import QUESTION_TYPES
+from rag.eval.grading import EvalRun, Metrics, QuestionResult, Summary, summarize
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1")
 

@@ -13,10 +13,9 @@ from typing import Any
 
 import click
 
-from rag.cli import Context, pass_ctx, register, run_guarded
-from rag.eval_gold import QuestionSetError, corpus_paragraphs, gold_problems, load_questions
-from rag.eval_results import compare, run_to_json
-from rag.evaluation import (
+from rag.cli.main import Context, pass_ctx, register, run_guarded
+from rag.eval.gold import QuestionSetError, corpus_paragraphs, gold_problems, load_questions
+from rag.eval.grading import (
     MODES,
     AskClient,
     EvalRun,
@@ -29,9 +28,10 @@ from rag.evaluation import (
     run_questions,
     summarize,
 )
+from rag.eval.results import compare, run_to_json
 
 DEFAULT_QUESTIONS = Path("eval/questions.jsonl")
-REPO_QUESTIONS = Path(__file__).resolve().parent.parent / DEFAULT_QUESTIONS
+REPO_QUESTIONS = Path(__file__).resolve().parents[2] / DEFAULT_QUESTIONS
 
 
 def default_questions() -> Path:
@@ -197,7 +197,7 @@ def evaluate(
 ) -> EvalRun:
     """Load and check the gold, ask every question in every mode, return the graded run."""
     from rag.corpus import load_corpus
-    from rag.eval_client import IndexRetriever, in_process_client, remote_client
+    from rag.eval.client import IndexRetriever, in_process_client, remote_client
 
     settings = ctx.settings
     questions = load_questions(questions_file)
@@ -217,7 +217,7 @@ def evaluate(
             client: AskClient = stack.enter_context(remote_client(url))
             embedder = "as configured on the server"
         else:
-            from rag.cli import load_for_query
+            from rag.cli.main import load_for_query
 
             index = load_for_query(settings)
             client = stack.enter_context(in_process_client(settings, index, via))
@@ -242,7 +242,7 @@ def evaluate(
 
 
 def write_outputs(run: EvalRun, out: Path) -> tuple[Path, Path]:
-    from rag.eval_report import render_report
+    from rag.eval.report import render_report
 
     out.mkdir(parents=True, exist_ok=True)
     results_path, report_path = out / "results.json", out / "report.html"

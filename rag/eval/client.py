@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from rag.errors import RagError
-from rag.eval_gold import GoldQuestion
-from rag.evaluation import Observation, observation_from_json
-from rag.index import Index
+from rag.eval.gold import GoldQuestion
+from rag.eval.grading import Observation, observation_from_json
+from rag.index.load import Index
 from rag.settings import SearchMode, Settings
 
 

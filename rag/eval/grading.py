@@ -1,9 +1,4 @@
-"""Evaluation: grading one answer against its gold, and the metrics over many.
-
-Everything here is a pure function over typed records; the gold lives in rag.eval_gold, talking to the
-system under test is the job of an `AskClient` (rag.eval_client), results.json is rag.eval_results',
-and the tables and report are rag.eval_cli's and rag.eval_report's.
-"""
+"""Grading one answer against its gold, and the metrics over many (pure functions over typed records)."""
 
 from __future__ import annotations
 
@@ -15,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.eval_gold import LANGUAGES, QUESTION_TYPES, CorpusParagraph, GoldQuestion
+from rag.eval.gold import LANGUAGES, QUESTION_TYPES, CorpusParagraph, GoldQuestion
 
 MODES = ("bm25", "dense", "hybrid")
 K = 5  # hit@1/3/5, nDCG@5, and the top_k every question is asked with

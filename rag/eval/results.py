@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rag.eval_gold import GoldQuestion
-from rag.evaluation import EvalRun, QuestionResult, short_id, summarize
+from rag.eval.gold import GoldQuestion
+from rag.eval.grading import EvalRun, QuestionResult, short_id, summarize
 
 
 def _expected(q: GoldQuestion) -> dict[str, Any]:

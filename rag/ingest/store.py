@@ -22,35 +22,13 @@ from pathlib import Path
 
 from rag.corpus import META_SUFFIX
 from rag.embedding import Embedder
-from rag.errors import Conflict, CorpusError, IngestError, StoreBroken, TooLarge, UnknownDocument
-from rag.index import Progress, build_lock, build_under_lock, index_status, read_manifest
-from rag.ingest_check import SLUG, content_hash, derive_slug, prepare, stored_documents, summary
-from rag.ingest_records import NO_FIELDS, Added, AddReport, DocumentSummary, Fields, Prepared, RemoveReport, Upload
+from rag.errors import Conflict, CorpusError, StoreBroken, UnknownDocument
+from rag.index.build import Progress, build_under_lock
+from rag.index.generations import build_lock, read_manifest
+from rag.index.load import index_status
+from rag.ingest.check import prepare, stored_documents, summary
+from rag.ingest.records import NO_FIELDS, Added, AddReport, DocumentSummary, Fields, Prepared, RemoveReport, Upload
 from rag.settings import Settings
-from rag.uploads import expand_paths, read_upload
-
-__all__ = [
-    "SLUG",
-    "AddReport",
-    "Added",
-    "Conflict",
-    "DocumentSummary",
-    "Fields",
-    "IngestError",
-    "RemoveReport",
-    "StoreBroken",
-    "TooLarge",
-    "UnknownDocument",
-    "Upload",
-    "add_documents",
-    "content_hash",
-    "derive_slug",
-    "expand_paths",
-    "list_documents",
-    "prepare",
-    "read_upload",
-    "remove_document",
-]
 
 
 def remove_abandoned_writes(corpus_dir: Path) -> None:

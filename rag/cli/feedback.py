@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from rag.cli import Context, pass_ctx, register, run_guarded
+from rag.cli.main import Context, pass_ctx, register, run_guarded
 from rag.feedback import FeedbackStore, export_records
 
 
