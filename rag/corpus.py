@@ -11,7 +11,7 @@ from typing import Any
 
 from rag.errors import CorpusError
 from rag.parsers import parse_source, source_suffixes
-from rag.parsers.records import ParsedDocument, ParsedParagraph
+from rag.parsers.records import ParsedParagraph
 from rag.speakers import EDITOR, EDITOR_EN, Speaker
 from rag.textutil import join_layout_lines
 
@@ -163,13 +163,17 @@ def build_document(path: Path, data: bytes, meta: dict[str, Any] | None = None) 
             )
             offset += len(para.text) + len(PARAGRAPH_SEPARATOR)
 
-    if parsed.editor_note:
-        speakers.append(editor)
-        add_speech(editor, "editor_note", "", parsed.editor_note)
-    for speech in parsed.speeches:
-        speaker = _speaker_from_meta(speech.speaker, speech.raw_title, speech.organization, meta)
+    for section in parsed.sections:
+        if section.kind == "editor_note":
+            speakers.append(editor)
+            add_speech(editor, "editor_note", "", section.paragraphs)
+            continue
+        person = parsed.person(section.speaker)
+        if person is None:
+            raise CorpusError(path, f"section by {section.speaker} names nobody the document introduces", section.line)
+        speaker = _speaker_from_meta(person.name, person.title, person.organization, meta)
         speakers.append(speaker)
-        add_speech(speaker, "speech", speech.headline, speech.paragraphs)
+        add_speech(speaker, "speech", section.headline, section.paragraphs)
     if not any(c.kind == "speech" for c in chunks):
         raise CorpusError(path, "no speaker paragraph found")
     return Document(info=info, speakers=tuple(dict.fromkeys(speakers)), chunks=tuple(chunks), source_text=text)
@@ -238,8 +242,3 @@ def load_corpus(corpus_dir: Path, max_bytes: int | None = None) -> list[Document
         seen[doc.info.slug] = path.name
         docs.append(doc)
     return docs
-
-
-def parsed_summary(parsed: ParsedDocument) -> dict[str, int]:
-    """Paragraph counts per speaker of a parsed document (for messages and tests)."""
-    return {s.speaker: len(s.paragraphs) for s in parsed.speeches}

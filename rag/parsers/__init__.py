@@ -8,7 +8,7 @@ from pathlib import Path
 from rag.errors import CorpusError
 from rag.parsers.jsonl import parse_jsonl
 from rag.parsers.markdown import parse_markdown
-from rag.parsers.records import ParsedDocument, ParsedParagraph, ParsedSpeech, SourceLine
+from rag.parsers.records import ParsedDocument, ParsedParagraph, ParsedPerson, ParsedSection, ParsedSegment, SourceLine
 from rag.parsers.zhaideng import parse_zhaideng, read_source_text
 
 Parser = Callable[[Path, str], ParsedDocument]
@@ -24,7 +24,9 @@ __all__ = [
     "PARSERS",
     "ParsedDocument",
     "ParsedParagraph",
-    "ParsedSpeech",
+    "ParsedPerson",
+    "ParsedSection",
+    "ParsedSegment",
     "SourceLine",
     "parse_source",
     "read_source_text",

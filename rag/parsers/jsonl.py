@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import CorpusError
-from rag.parsers.records import ParsedDocument, ParsedParagraph, ParsedSpeech
+from rag.parsers.records import ParsedDocument, ParsedParagraph, ParsedPerson, ParsedSection, merge_people
 from rag.parsers.titles import split_organization
 from rag.textutil import join_layout_lines
 
@@ -34,7 +34,9 @@ def parse_jsonl(path: Path, text: str) -> ParsedDocument:
     rendered = [""] * len(lines)
     document: dict[str, str] = {}
     note: list[ParsedParagraph] = []
-    speeches: list[ParsedSpeech] = []
+    speeches: list[ParsedSection] = []
+    people: list[ParsedPerson] = []
+    voice: list[tuple[str, str, str, str]] = []  # (speaker, title, organisation, headline) of each section
     records = 0
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
@@ -60,18 +62,13 @@ def parse_jsonl(path: Path, text: str) -> ParsedDocument:
             raise CorpusError(path, "the record has no `speaker`", number)
         if not organization:
             organization, title = split_organization(title) if title else ("", "")
-        last = speeches[-1] if speeches else None
-        if last and (last.speaker, last.raw_title, last.organization, last.headline) == (
-            speaker,
-            title,
-            organization,
-            headline,
-        ):
-            speeches[-1] = ParsedSpeech(
-                speaker, title, headline, last.line, (*last.paragraphs, paragraph), organization=organization
-            )
+        people.append(ParsedPerson(speaker, title, organization, number))
+        if voice and voice[-1] == (speaker, title, organization, headline):
+            last = speeches[-1]
+            speeches[-1] = ParsedSection("speech", (*last.paragraphs, paragraph), speaker, headline, last.line)
         else:
-            speeches.append(ParsedSpeech(speaker, title, headline, number, (paragraph,), organization=organization))
+            voice.append((speaker, title, organization, headline))
+            speeches.append(ParsedSection("speech", (paragraph,), speaker, headline, number))
     if not records:
         raise CorpusError(path, "the file has no records")
     if not speeches:
@@ -79,8 +76,8 @@ def parse_jsonl(path: Path, text: str) -> ParsedDocument:
     return ParsedDocument(
         title=document.get("title", ""),
         subtitle=document.get("subtitle", ""),
-        editor_note=tuple(note),
-        speeches=tuple(speeches),
+        sections=((ParsedSection("editor_note", tuple(note)),) if note else ()) + tuple(speeches),
+        people=merge_people(people),
         format="jsonl",
         date=document.get("date", ""),
         source=document.get("source", ""),

@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import CorpusError
-from rag.parsers.records import ParsedDocument, ParsedParagraph, ParsedSpeech, SourceLine
+from rag.parsers.records import (
+    ParsedDocument,
+    ParsedParagraph,
+    ParsedPerson,
+    ParsedSection,
+    SourceLine,
+    merge_people,
+)
 from rag.parsers.titles import split_title_and_organization
 from rag.parsers.zhaideng import EDITOR_NOTE, SUBTITLE, is_photo_credit, make_paragraph
 
@@ -95,26 +102,25 @@ def parse_markdown(path: Path, text: str) -> ParsedDocument:
             "no speaker heading found (expected `## 姓名（职务，机构）` or `## Name (Title, Organization)`)",
             first + 1,
         )
-    speeches = []
+    parsed: list[ParsedSection] = []
+    editor_note = intro.paragraphs()
+    if editor_note:
+        parsed.append(ParsedSection("editor_note", editor_note))
     for section in sections:
         paragraphs = section.paragraphs()
         if not paragraphs:
             raise CorpusError(path, f"speaker {section.name} has no paragraphs", section.heading.number)
-        speeches.append(
-            ParsedSpeech(
-                speaker=section.name,
-                raw_title=section.title,
-                headline=section.headline,
-                line=section.heading.number,
-                paragraphs=paragraphs,
-                organization=section.organization,
+        parsed.append(
+            ParsedSection(
+                "speech", paragraphs, speaker=section.name, headline=section.headline, line=section.heading.number
             )
         )
+    people = (ParsedPerson(s.name, s.title, s.organization, s.heading.number) for s in sections)
     return ParsedDocument(
         title=title,
         subtitle=subtitle,
-        editor_note=intro.paragraphs(),
-        speeches=tuple(speeches),
+        sections=tuple(parsed),
+        people=merge_people(people),
         format="markdown",
         date=fields.get("date", ""),
         source=fields.get("source", ""),

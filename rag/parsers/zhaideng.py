@@ -24,7 +24,14 @@ import re
 from pathlib import Path
 
 from rag.errors import CorpusError
-from rag.parsers.records import ParsedDocument, ParsedParagraph, ParsedSpeech, SourceLine
+from rag.parsers.records import (
+    ParsedDocument,
+    ParsedParagraph,
+    ParsedPerson,
+    ParsedSection,
+    SourceLine,
+    merge_people,
+)
 from rag.parsers.titles import split_organization
 from rag.textutil import ends_sentence, join_layout_lines
 
@@ -142,7 +149,8 @@ def parse_zhaideng(path: Path, text: str) -> ParsedDocument:
     first_section = headline_at.get(speaker_at[0], speaker_at[0])
 
     title, subtitle, note = _front_matter(lines[:first_section], speaker_names)
-    speeches: list[ParsedSpeech] = []
+    sections: list[ParsedSection] = [ParsedSection("editor_note", tuple(note))] if note else []
+    people: list[ParsedPerson] = []
     for k, i in enumerate(speaker_at):
         match = SPEAKER_LINE.match(lines[i].text)
         assert match is not None
@@ -156,18 +164,18 @@ def parse_zhaideng(path: Path, text: str) -> ParsedDocument:
             raise CorpusError(path, f"speaker {name} has no paragraphs", lines[i].number)
         raw_title = match.group("title").strip()
         organization, title_only = split_organization(raw_title)
-        speeches.append(
-            ParsedSpeech(
+        people.append(ParsedPerson(name, title_only if organization else raw_title, organization, lines[i].number))
+        sections.append(
+            ParsedSection(
+                "speech",
+                tuple(paragraphs_from_lines(body)),
                 speaker=name,
-                raw_title=title_only if organization else raw_title,
                 headline=lines[headline_at[i]].text if i in headline_at else "",
                 line=lines[i].number,
-                paragraphs=tuple(paragraphs_from_lines(body)),
-                organization=organization,
             )
         )
     return ParsedDocument(
-        title=title, subtitle=subtitle, editor_note=tuple(note), speeches=tuple(speeches), format="zhaideng"
+        title=title, subtitle=subtitle, sections=tuple(sections), people=merge_people(people), format="zhaideng"
     )
 
 
