@@ -6,7 +6,6 @@ environment; tests pass their own: `with TestClient(create_app(settings)) as cli
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import admin
 from app.deps import FeedbackUnavailable
 from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
 from app.routes import STATIC_DIR, UnknownFilter, api, pages
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     app.include_router(api)
     app.include_router(pages)
-    _include_admin(app)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_error_handlers(app)
 
@@ -113,17 +113,6 @@ def _open_feedback(settings: Settings) -> tuple[FeedbackStore | None, QuestionLo
         log.exception("feedback database %s cannot be opened; feedback is disabled", settings.feedback_db)
         return None, None
     return store, (QuestionLog(store) if settings.log_questions else None)
-
-
-def _include_admin(app: FastAPI) -> None:
-    """The admin endpoints (POST /documents, DELETE /documents/{id}) live in app/admin.py when present."""
-    try:
-        admin = importlib.import_module("app.admin")
-    except ModuleNotFoundError as exc:
-        if exc.name != "app.admin":
-            raise
-        return
-    app.include_router(admin.router)
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:

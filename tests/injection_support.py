@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from server_support import copy_store
 
 from rag import Settings
-from rag.cli.main import main as rag_cli
+from rag.cli import main as rag_cli
 
 INJECTED_DOCUMENT = """# 安全测试：注入文档
 

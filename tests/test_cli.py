@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag import Settings
-from rag.cli.main import main
+from rag.cli import main
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag import Index, Settings, load_corpus
-from rag.cli.main import main
+from rag.cli import main
 from rag.eval.gold import (
     MIN_PER_TYPE,
     QUESTION_TYPES,

@@ -40,7 +40,7 @@ from server_support import (
 
 from app.main import create_app
 from rag import Index, Settings, build_index, ensure_index, load_index
-from rag.cli.main import main as rag_cli
+from rag.cli import main as rag_cli
 from rag.index.generations import CURRENT, current_generation, publish
 from rag.ingest.records import Upload
 from rag.ingest.store import add_documents

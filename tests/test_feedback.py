@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rag.cli.main import main as rag_cli
+from rag.cli import main as rag_cli
 from rag.feedback import Feedback, FeedbackStore, QuestionLog, QuestionRecord, export_records
 
 WRITERS = 8

@@ -24,7 +24,7 @@ from ingest_support import FIXTURES, StableEmbedder, private_store, tree_digest
 from kill_support import kill_at
 
 from rag import Settings, build_index, load_index
-from rag.cli.main import main
+from rag.cli import main
 from rag.corpus import paragraph_from_source
 from rag.errors import Conflict, CorpusError, IngestError, UnknownDocument
 from rag.index.generations import current_generation, read_manifest

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from rag.cli.main import Context, pass_ctx, register, run_guarded
+from rag.cli.base import Context, pass_ctx, run_guarded
 from rag.feedback import FeedbackStore, export_records
 
 
@@ -78,6 +78,3 @@ def _write(records: Any, output: Path | None) -> int:
             count += 1
     tmp.replace(output)
     return count
-
-
-register(feedback)

@@ -6,5 +6,5 @@
 - `results`: results.json (every question with what was expected, what came back, the verdict) and comparing two.
 - `report`: report.html, one self-contained file.
 
-The `rag eval` command that ties them together is `rag.cli.eval`.
+The `rag eval` command that ties them together is `rag.cli.evaluate`; `tables` prints its terminal tables and `run` holds one run.
 """

@@ -1,4 +1,4 @@
-"""`rag add`, `rag remove`, `rag documents`: change and list the corpus store (registered into `rag`)."""
+"""`rag add`, `rag remove`, `rag documents`: change and list the corpus store ."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from rag.cli.main import Context, _progress, pass_ctx, register, run_guarded
+from rag.cli.base import Context, pass_ctx, progress_bar, run_guarded
 from rag.ingest.records import AddReport, Fields, Upload
 from rag.ingest.store import add_documents, list_documents, remove_document
 from rag.ingest.uploads import expand_paths, read_upload
@@ -50,7 +50,7 @@ def add(
         if not uploads:
             raise click.UsageError("no source files (.txt, .md, .jsonl) in the given folder")
         fields = Fields(title=title, date=date, source=source, slug=slug)
-        report = add_documents(settings, uploads, fields, progress=_progress())
+        report = add_documents(settings, uploads, fields, progress=progress_bar())
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         else:
@@ -120,7 +120,3 @@ def documents(ctx: Context, as_json: bool) -> None:
             click.echo(f"    {r.paragraphs} paragraphs ({r.format}, {r.file}); speakers: {'、'.join(r.speakers)}")
 
     run_guarded(body)
-
-
-for command in (add, remove, documents):
-    register(command)

@@ -1,0 +1,50 @@
+"""`rag build`: build the index from the corpus."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from rag.cli.base import Context, pass_ctx, progress_bar, run_guarded
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Rebuild even if the index is up to date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@pass_ctx
+def build(ctx: Context, force: bool, as_json: bool) -> None:
+    """Build the index from the corpus (atomic: the previous index serves until the new one is complete).
+
+    Example: rag build --force
+    """
+    from rag.index.build import build_index
+    from rag.index.generations import read_manifest, serving_folder
+    from rag.index.load import index_status
+
+    def body() -> None:
+        from rag.embedding import get_embedder
+
+        embedder = get_embedder(ctx.settings)
+        status = index_status(ctx.settings, embedder.id)
+        if status == "ok" and not force:
+            folder = serving_folder(ctx.settings.index_dir)
+            manifest = read_manifest(folder)
+            if as_json:
+                click.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
+            else:
+                click.echo(f"Index is up to date ({folder}); use --force to rebuild.")
+            return
+        folder = build_index(ctx.settings, embedder, progress=progress_bar())
+        manifest = read_manifest(folder)
+        if as_json:
+            click.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
+            return
+        counts = manifest["counts"]
+        click.echo(
+            f"Built {folder}: {counts['documents']} document(s), {counts['chunks']} paragraphs, "
+            f"{counts['sentences']} sentences, {counts['speakers']} speakers in {manifest['build_seconds']} s "
+            f"({manifest['dense_index']['type']})."
+        )
+
+    run_guarded(body)

@@ -1,0 +1,118 @@
+"""`rag eval`: run the gold question set through POST /ask, print the tables, write results.json and report.html."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from rag.cli.base import Context, load_for_query, pass_ctx, run_guarded
+from rag.eval.grading import MODES, EvalRun, summarize
+from rag.eval.results import compare
+from rag.eval.run import (
+    DEFAULT_OUT,
+    DEFAULT_QUESTIONS,
+    default_questions,
+    load_gold,
+    open_client,
+    run_eval,
+    write_outputs,
+)
+from rag.eval.tables import format_changes, format_summary
+
+
+def evaluate(ctx: Context, questions_file: Path, url: str | None, modes: list[str], split: str, via: str) -> EvalRun:
+    """Load and check the gold, ask every question in every mode, return the graded run."""
+    settings = ctx.settings
+    questions, paragraphs = load_gold(settings, questions_file, split)
+    with ExitStack() as stack:
+        # Connect (or load and start the app) before the progress bar, so its notices print on their own lines.
+        client, retriever, embedder = open_client(stack, settings, url, via, load_for_query)
+        bar = stack.enter_context(
+            click.progressbar(length=len(questions) * len(modes), label="Asking", file=sys.stderr, show_pos=True)
+        )
+        return run_eval(
+            questions, paragraphs, client, retriever, modes, settings.mode, embedder, questions_file, bar.update
+        )
+
+
+@click.command("eval")
+@click.option(
+    "--questions",
+    "questions_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"Gold question set (JSONL) [default: {DEFAULT_QUESTIONS}, or the repository's].",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Folder for results.json and report.html.",
+)
+@click.option("--url", help="Evaluate a running server (its POST /ask) instead of the app in-process.")
+@click.option(
+    "--mode", "modes", type=click.Choice(MODES), multiple=True, help="Retrieval mode(s) to run [default: all three]."
+)
+@click.option(
+    "--split", type=click.Choice(["all", "dev", "holdout"]), default="all", show_default=True, help="Questions to run."
+)
+@click.option(
+    "--compare",
+    "compare_files",
+    nargs=2,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="List the questions that changed between two results.json files (A B) and exit.",
+)
+@click.option(
+    "--via",
+    type=click.Choice(["app", "library"]),
+    default="app",
+    show_default=True,
+    help="In-process path: POST /ask on the web app (TestClient), or rag.answer.ask directly.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+@pass_ctx
+def eval_command(
+    ctx: Context,
+    questions_file: Path | None,
+    out: Path,
+    url: str | None,
+    modes: tuple[str, ...],
+    split: str,
+    compare_files: tuple[Path, Path] | None,
+    via: str,
+    as_json: bool,
+) -> None:
+    """Run the gold question set and report hit@k, excerpt, speaker, abstention and latency metrics.
+
+    \b
+    Examples:
+      rag eval --out /tmp/eval-out
+      rag eval --url http://127.0.0.1:8000 --mode hybrid
+      rag --embedder sentence-transformers --embedding-model PATH eval --out /tmp/eval-st
+      rag eval --compare before/results.json after/results.json
+    """
+
+    def body() -> None:
+        if compare_files:
+            a, b = (json.loads(p.read_text(encoding="utf-8")) for p in compare_files)
+            if as_json:
+                click.echo(json.dumps([asdict(c) for c in compare(a, b)], ensure_ascii=False, indent=1))
+            else:
+                click.echo(format_changes(a, b))
+            return
+        run = evaluate(ctx, questions_file or default_questions(), url, list(modes or MODES), split, via)
+        results_path, report_path = write_outputs(run, out)
+        summary = summarize(run.results)
+        if as_json:
+            click.echo(json.dumps({"info": asdict(run.info), "summary": asdict(summary)}, ensure_ascii=False, indent=1))
+        else:
+            click.echo(format_summary(run, summary))
+            click.echo(f"\nWrote {results_path} and {report_path}")
+
+    run_guarded(body)
