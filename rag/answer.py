@@ -10,7 +10,7 @@ import numpy as np
 
 from rag import abstain
 from rag.compose import Composer, ExtractiveComposer
-from rag.crosslingual import feedback_terms, is_background, pinyin_terms
+from rag.crosslingual import is_background, pinyin_terms, shared_topic_words
 from rag.errors import QuestionError
 from rag.excerpt import choose_excerpt
 from rag.index.load import Index
@@ -26,7 +26,7 @@ MAX_HISTORY_TURNS = 20
 MULTI_KEYWORD_SHARE = 0.5  # a speaker "mentions" a topic when this share of its content words is in the paragraph
 MULTI_DENSE_MARGIN = 0.035  # …or when the paragraph's best sentence is this close to the best speaker's
 CLOSEST = 3
-FEEDBACK_SCAN_LIMIT = 200_000  # sentences up to which the topic feedback scans them all (memory-mapped above)
+TOPIC_SCAN_LIMIT = 200_000  # sentences up to which the topic feedback scans them all (memory-mapped above)
 
 
 def validate_question(question: object) -> str:
@@ -131,18 +131,18 @@ def _topic_terms(index: Index, plan: QuestionPlan, result: SearchResult) -> list
     content = [t for t in content if not is_background(index, t)] or content
     if not content:
         # A Latin-script question: name its topic in the corpus's words (pinyin, then shared best sentences).
-        content = pinyin_terms(index, plan.search_text) or feedback_terms(
-            index, result.query_vector, rows=_feedback_rows(index, result)
+        content = pinyin_terms(index, plan.search_text) or shared_topic_words(
+            index, result.query_vector, rows=_topic_word_rows(index, result)
         )
     return content
 
 
-def _feedback_rows(index: Index, result: SearchResult) -> np.ndarray | None:
-    """Every sentence (None) up to FEEDBACK_SCAN_LIMIT; above it only the candidates' sentences.
+def _topic_word_rows(index: Index, result: SearchResult) -> np.ndarray | None:
+    """Every sentence (None) up to TOPIC_SCAN_LIMIT; above it only the candidates' sentences.
 
     Scanning every sentence vector reads them all: ~2 M sentences and 3 GB at 1 M paragraphs per query.
     """
-    if len(index.sentences) <= FEEDBACK_SCAN_LIMIT or not result.hits:
+    if len(index.sentences) <= TOPIC_SCAN_LIMIT or not result.hits:
         return None
     spans = [index.sentence_rows[hit.row] for hit in result.hits]
     return np.unique(np.concatenate([np.arange(s.start, s.stop) for s in spans]))
@@ -245,7 +245,7 @@ def ask(
     if plan.intent in ("who", "multi"):
         hits = [h for h in hits if h.chunk.kind == "speech"] or hits
 
-    evidence = abstain.evaluate(index, plan, _candidate_similarities(index, hits, vector), vector)
+    evidence = abstain.decide(index, plan, _candidate_similarities(index, hits, vector), vector)
     if plan.intent == "more":
         evidence = abstain.Evidence(**{**evidence.__dict__, "abstain": False, "reason": "asks for more"})
     found = bool(hits) and not evidence.abstain

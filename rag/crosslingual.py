@@ -47,7 +47,9 @@ def is_background(index: Index, word: str, share: float = BACKGROUND_SHARE) -> b
     return n >= 10 and index.keyword.doc_freq(word.lower()) / n >= share
 
 
-def feedback_terms(index: Index, query_vector: np.ndarray, rows: np.ndarray | None = None, top: int = 3) -> list[str]:
+def shared_topic_words(
+    index: Index, query_vector: np.ndarray, rows: np.ndarray | None = None, top: int = 3
+) -> list[str]:
     """Words shared by the best sentences of different speakers: the topic in the corpus's words."""
     if len(index.sentence_vectors) == 0:
         return []

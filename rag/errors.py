@@ -20,11 +20,11 @@ class CorpusError(RagError):
         super().__init__(f"{where}: {reason}")
 
 
-class IndexError_(RagError):
+class IndexUnavailable(RagError):
     """The index on disk is missing, damaged or built for something else; the message names the fix."""
 
 
-class IndexFormatError(IndexError_):
+class IndexFormatError(IndexUnavailable):
     """The index was written in another format version (by an older or newer program)."""
 
 

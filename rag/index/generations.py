@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexError_, IndexFormatError
+from rag.errors import IndexFormatError, IndexUnavailable
 
 FORMAT_VERSION = 2  # 2: pinyin.json and documents' source_en (a version-1 index is rebuilt by any command)
 CURRENT = "CURRENT"
@@ -116,9 +116,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexError_(f"The index at {folder} has no manifest.json; {FIX}.") from None
+        raise IndexUnavailable(f"The index at {folder} has no manifest.json; {FIX}.") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise IndexError_(f"The index manifest {path} is corrupt; {FIX}.") from None
+        raise IndexUnavailable(f"The index manifest {path} is corrupt; {FIX}.") from None
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise IndexFormatError(
@@ -131,10 +131,10 @@ def serving_folder(index_dir: Path) -> Path:
     """The folder of the serving generation; refuses when there is none."""
     name = current_generation(index_dir)
     if name is None:
-        raise IndexError_(f"No index found in {index_dir}; run `rag build` to create it.")
+        raise IndexUnavailable(f"No index found in {index_dir}; run `rag build` to create it.")
     folder = index_dir / name
     if not folder.is_dir():
-        raise IndexError_(f"The index generation {name} named by {index_dir / CURRENT} is missing; {FIX}.")
+        raise IndexUnavailable(f"The index generation {name} named by {index_dir / CURRENT} is missing; {FIX}.")
     return folder
 
 
@@ -142,10 +142,10 @@ def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
     """Check every file's sha256 against the manifest."""
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
-        raise IndexError_(f"The index manifest in {folder} lists no files; {FIX}.")
+        raise IndexUnavailable(f"The index manifest in {folder} lists no files; {FIX}.")
     for rel, expected in files.items():
         path = folder / rel
         if not path.is_file():
-            raise IndexError_(f"The index file {rel} is missing from {folder}; {FIX}.")
+            raise IndexUnavailable(f"The index file {rel} is missing from {folder}; {FIX}.")
         if sha256_file(path) != expected:
-            raise IndexError_(f"The index file {rel} in {folder} is corrupt (checksum mismatch); {FIX}.")
+            raise IndexUnavailable(f"The index file {rel} in {folder} is corrupt (checksum mismatch); {FIX}.")

@@ -38,9 +38,19 @@ import numpy as np
 
 from rag.corpus import Chunk, DocumentInfo, corpus_hash
 from rag.embedding import Embedder
-from rag.errors import IndexError_, IndexFormatError
-from rag.index.generations import CURRENT, FIX, FORMAT_VERSION, build_lock, cleanup, current_generation, publish, read_manifest, serving_folder, verify_files
-from rag.index.build import Progress, VectorCache, build_index, build_under_lock, make_dense_index, offtopic_anchors, pinyin_for, write_generation
+from rag.errors import IndexFormatError, IndexUnavailable
+from rag.index.build import (
+    Progress,
+    build_under_lock,
+)
+from rag.index.generations import (
+    FIX,
+    build_lock,
+    current_generation,
+    read_manifest,
+    serving_folder,
+    verify_files,
+)
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.settings import Settings
 from rag.speakers import Speaker, SpeakerRegistry
@@ -213,7 +223,7 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
     embedder = embedder or get_embedder(settings)
     built = manifest.get("embedder", {})
     if built.get("id") != embedder.id or built.get("dimension") != embedder.dimension:
-        raise IndexError_(
+        raise IndexUnavailable(
             f"The index was built with embedder {built.get('id')} ({built.get('dimension')}-d) but the settings "
             f"select {embedder.id} ({embedder.dimension}-d); {FIX} or change RAG_EMBEDDER."
         )
@@ -242,7 +252,7 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
         if pinyin is not None and not isinstance(pinyin, dict):
             raise ValueError("pinyin.json is not an object")
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
-        raise IndexError_(f"The index at {folder} cannot be read ({type(exc).__name__}); {FIX}.") from None
+        raise IndexUnavailable(f"The index at {folder} cannot be read ({type(exc).__name__}); {FIX}.") from None
     counts = manifest.get("counts", {})
     if (
         len(chunks) != counts.get("chunks")
@@ -250,7 +260,7 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
         or dense.ntotal != len(chunks)
         or len(sentences) != len(sentence_vectors)
     ):
-        raise IndexError_(f"The index at {folder} is inconsistent (counts differ from its manifest); {FIX}.")
+        raise IndexUnavailable(f"The index at {folder} is inconsistent (counts differ from its manifest); {FIX}.")
     dense_params = manifest.get("dense_index", {})
     if "efSearch" in dense_params and hasattr(dense, "hnsw"):
         dense.hnsw.efSearch = int(dense_params["efSearch"])
@@ -283,7 +293,7 @@ def index_status(settings: Settings, embedder_id: str | None = None) -> str:
         manifest = read_manifest(folder)
     except IndexFormatError:
         return "format-changed"
-    except IndexError_:
+    except IndexUnavailable:
         return "missing" if current_generation(settings.index_dir) is None else "unreadable"
     if manifest.get("corpus_hash") != corpus_hash(settings.corpus_dir):
         return "corpus-changed"
