@@ -35,19 +35,19 @@ def build_corpus(index_dir: Path) -> dict[str, Any]:
     folder = build_index(settings, embedder, progress=progress, reuse_vectors=False)
     seconds = time.perf_counter() - started
     manifest = read_manifest(folder)
-    counts = manifest["counts"]
-    embedded = manifest.get("embedding", {}).get("embedded")
+    counts = manifest.counts
+    embedded = manifest.embedding.embedded
     embed_s = marks.get("write", started) - started
     return {
         "seconds": round(seconds, 3),
-        "chunks": counts["chunks"],
-        "sentences": counts["sentences"],
+        "chunks": counts.chunks,
+        "sentences": counts.sentences,
         "texts_embedded": embedded,
-        "chunks_per_s": round(counts["chunks"] / seconds, 2),
+        "chunks_per_s": round(counts.chunks / seconds, 2),
         "embed_seconds": round(embed_s, 3),
         "texts_per_s_embedding": round(embedded / embed_s, 1) if embedded and embed_s > 0 else None,
         "rest_seconds": round(seconds - embed_s, 3),
-        "dense_index": manifest.get("dense_index"),
+        "dense_index": manifest.to_json()["dense_index"],
     }
 
 

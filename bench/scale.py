@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from bench import synthetic
 from bench.common import ROOT, BenchQuestion, memory_mb, ratio, stats
+from rag.index import layout
 
 K = 10
 
@@ -92,7 +94,8 @@ def index_types(
             index.hnsw.efSearch = 96
             info = {"type": "hnsw-flat-ip", "M": 32, "efConstruction": 80, "efSearch": 96}
         else:
-            index, info = make_dense_index(np.asarray(vectors), threshold)
+            index, made = make_dense_index(np.asarray(vectors), threshold)
+            info = {k: v for k, v in asdict(made).items() if v is not None}
         if not (threshold == 0 and built is not None):
             build_s = time.perf_counter() - t
         size = int(faiss.serialize_index(index).nbytes) if n <= 200_000 else _approx_bytes(index, info, d)
@@ -177,7 +180,7 @@ def probe(index_dir: Path, queries_file: Path, rounds: int) -> dict[str, Any]:
     our_work = [a - e for a, e in zip(ask_ms, ask_parts["embed"], strict=True)]
     return {
         "chunks": len(index.chunks),
-        "dense_index": index.manifest.get("dense_index"),
+        "dense_index": index.manifest.to_json()["dense_index"],
         "load_s": round(load_s, 2),
         "first_ask_s": round(first_ask_s, 2),
         "memory_mb": {"start": before, "with_model": model, "loaded": loaded, "after_queries": served},
@@ -206,12 +209,12 @@ def run_size(
     index_dir = work / f"scale-{n}"
     written = synthetic.write_generation(base, n, index_dir, threshold)
     folder = Path(written["folder"])
-    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    vectors = np.load(folder / layout.VECTORS, mmap_mode="r")
     q = synthetic.queries(base, question_vectors, vectors, m=100 if quick else 200)
     t = time.perf_counter()
     truth = exact_topk(vectors, q, K)
     exact_s = time.perf_counter() - t
-    dense: Any = faiss.read_index(str(folder / "dense.faiss"))  # the type the manifest chose for this size
+    dense: Any = faiss.read_index(str(folder / layout.DENSE))  # the type the manifest chose for this size
     info = written["dense_index"]
     built = (dense, info, written["timings_s"]["dense_build_s"]) if info["type"] != "flat-ip" else None
     types = index_types(vectors, q, truth, len(question_vectors), with_hnsw=n <= 100_000 and not quick, built=built)
@@ -236,7 +239,7 @@ def run_size(
     return {
         "chunks": n,
         "generated": written,
-        "vector_mean_cosine": synthetic.mean_pairwise_cosine(np.load(folder / "vectors.npy", mmap_mode="r")),
+        "vector_mean_cosine": synthetic.mean_pairwise_cosine(np.load(folder / layout.VECTORS, mmap_mode="r")),
         "exact_search_batch_s": round(exact_s, 2),
         "queries": {"eval_questions": eval_q, "perturbed_paragraphs": len(q) - eval_q},
         "index_types": types,

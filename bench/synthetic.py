@@ -22,17 +22,28 @@ How the data is made (all seeded, so every run sees the same corpus):
 from __future__ import annotations
 
 import hashlib
-import json
 import re
+import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 
+from rag.corpus import Chunk, DocumentInfo
+from rag.index import layout
+from rag.index.build import anchors_digest, make_dense_index, offtopic_anchors
+from rag.index.generations import publish
+from rag.index.keywords import STOPWORDS, KeywordIndex
+from rag.index.layout import Counts, EmbedderRef, EmbeddingStats, Manifest
 from rag.index.load import Index
+from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
+from rag.speakers import Speaker
 
 DOC_CHUNKS = 200
 SPEAKERS_PER_DOC = 5
@@ -56,7 +67,7 @@ class Base:
     scales: np.ndarray  # (r,) standard deviations
     tail: float
     real_vectors: np.ndarray
-    speakers: list[dict[str, Any]]
+    speakers: list[Speaker]
     anchor_vectors: np.ndarray
     embedder_id: str
 
@@ -91,7 +102,6 @@ def base_from(index: Index) -> Base:
     _, s, vt = np.linalg.svd(real - mean, full_matrices=False)
     var = s**2 / len(real)
     keep = var > 1e-8
-    speakers = json.loads((index.folder / "speakers.json").read_text(encoding="utf-8"))
     return Base(
         words=words,
         word_p=p / p.sum(),
@@ -102,9 +112,9 @@ def base_from(index: Index) -> Base:
         scales=np.sqrt(var[keep]).astype(np.float32),
         tail=float(np.sqrt(var[keep][-1])),
         real_vectors=real,
-        speakers=[s for s in speakers if s.get("kind", "speaker") == "speaker"],
+        speakers=[s for s in index.registry.speakers if s.kind == "person"],
         anchor_vectors=np.asarray(index.anchor_vectors, dtype=np.float32),
-        embedder_id=str(index.manifest["embedder"]["id"]),
+        embedder_id=index.manifest.embedder.id,
     )
 
 
@@ -126,9 +136,9 @@ def mean_pairwise_cosine(vectors: np.ndarray, sample: int = 2000, seed: int = 0)
     return round(float(sims[np.triu_indices(len(pick), 1)].mean()), 4)
 
 
-def _speaker_pool(base: Base, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
-    pool = [dict(s) for s in base.speakers]
-    seen = {s["name"] for s in pool}
+def _speaker_pool(base: Base, n: int, rng: np.random.Generator) -> list[Speaker]:
+    pool = list(base.speakers)
+    seen = {s.name for s in pool}
     target = max(len(pool) + 5, n // 100)
     while len(pool) < target:
         name = SURNAMES[rng.integers(len(SURNAMES))] + "".join(
@@ -138,66 +148,126 @@ def _speaker_pool(base: Base, n: int, rng: np.random.Generator) -> list[dict[str
             continue
         seen.add(name)
         org = base.dict_words[int(rng.choice(len(base.dict_words), p=base.dict_p))] + "科技有限公司"
-        pool.append({"name": name, "title": TITLES[rng.integers(len(TITLES))], "organization": org})
-    for s in pool:
-        for key in ("name_en", "title_en", "organization_en"):
-            s.setdefault(key, "")
-        for key in ("org_aliases", "org_aliases_en", "roles_en"):
-            s.setdefault(key, [])
-        s["kind"] = "speaker"
+        pool.append(Speaker(name=name, title=TITLES[rng.integers(len(TITLES))], organization=org))
     return pool
+
+
+@contextmanager
+def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    timings[key] = time.perf_counter() - started
+
+
+@dataclass
+class _Text:
+    """What the text step hands on: each paragraph's keyword tokens, each sentence's span, each document."""
+
+    tokens: list[list[str]]
+    sentences: np.ndarray
+    documents: list[DocumentInfo]
 
 
 def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: int = 0) -> dict[str, Any]:
     """Generate an n-paragraph corpus and publish it as the serving generation of `index_dir`."""
-    from rag.index.build import anchors_digest, make_dense_index, offtopic_anchors
-    from rag.index.generations import FORMAT_VERSION, publish, sha256_file
-    from rag.index.keywords import STOPWORDS, KeywordIndex
-    from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
-
     timings: dict[str, float] = {}
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    name = f"gen-synthetic-{n}"
+    folder = _fresh_folder(index_dir, f"gen-synthetic-{n}")
+    pool = _speaker_pool(base, n, rng)
+    with _timed(timings, "vectors_s"):
+        sent_counts = _write_vectors(base, rng, folder, n)
+    with _timed(timings, "text_s"):
+        text = _write_text(base, rng, folder, pool, sent_counts)
+    with _timed(timings, "bm25_build_s"):
+        keyword = KeywordIndex.build(text.tokens)
+        (folder / layout.BM25).mkdir()
+        keyword.save(folder / layout.BM25)
+    with _timed(timings, "pinyin_s"):
+        # The lexicon as rag.index.build.pinyin_for builds it, with the drawn words standing in for jieba's.
+        pairs = text.tokens if n <= PINYIN_PAIR_LIMIT else []
+        layout.write_pinyin(folder, build_pinyin_lexicon(keyword.vocabulary_by_frequency(), pairs))
+        del pairs
+    with _timed(timings, "dense_build_s"):
+        dense, dense_info = make_dense_index(np.load(folder / layout.VECTORS, mmap_mode="r"), threshold)
+        faiss.write_index(dense, str(folder / layout.DENSE))
+        del dense
+    layout.write_matrix(folder / layout.SENTENCES, text.sentences, np.int32)
+    layout.write_matrix(folder / layout.ANCHOR_VECTORS, base.anchor_vectors)
+    layout.write_documents(folder, text.documents)
+    layout.write_speakers(folder, pool)
+    layout.write_user_words(folder, sorted({s.name for s in pool} | {s.organization for s in pool}))
+    with _timed(timings, "checksums_s"):
+        manifest = Manifest(
+            generation=folder.name,
+            embedder=EmbedderRef(base.embedder_id, base.mean.shape[0]),
+            corpus_hash="synthetic",
+            counts=Counts(len(text.documents), n, len(text.sentences), len(pool)),
+            dense_index=dense_info,
+            anchors_sha256=anchors_digest(offtopic_anchors()),
+            embedding=EmbeddingStats(0, 0),
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            build_seconds=round(time.perf_counter() - started, 3),
+            files=layout.checksums(folder),
+        )
+        layout.write_manifest(folder, manifest)
+        publish(index_dir, folder)
+    timings["total_s"] = time.perf_counter() - started
+    return {
+        "folder": str(folder),
+        "chunks": n,
+        "sentences": len(text.sentences),
+        "documents": len(text.documents),
+        "speakers": len(pool),
+        "dense_index": manifest.to_json()["dense_index"],
+        "bytes_on_disk": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+    }
+
+
+def _fresh_folder(index_dir: Path, name: str) -> Path:
     folder = index_dir / name
     if folder.exists():
-        import shutil
-
         shutil.rmtree(folder)
-    folder.mkdir()
-    (folder / "sources").mkdir()
-    docs = (n + DOC_CHUNKS - 1) // DOC_CHUNKS
-    pool = _speaker_pool(base, n, rng)
-    d = base.mean.shape[0]
+    folder.mkdir(parents=True)
+    return folder
 
-    # ---- vectors (streamed to .npy files in blocks)
+
+def _write_vectors(base: Base, rng: np.random.Generator, folder: Path, n: int) -> np.ndarray:
+    """Paragraph and sentence vectors, streamed to their .npy files in blocks; returns sentences per paragraph."""
+    docs = (n + DOC_CHUNKS - 1) // DOC_CHUNKS
+    d = base.mean.shape[0]
     centres = base.mean + _draw(base, rng, docs)
-    vectors = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    vectors = np.lib.format.open_memmap(folder / layout.VECTORS, mode="w+", dtype=np.float32, shape=(n, d))
     sent_counts = np.minimum(1 + rng.poisson(1.1, size=n), 6).astype(np.int64)
-    total_sentences = int(sent_counts.sum())
+    total = int(sent_counts.sum())
     sentence_vectors = np.lib.format.open_memmap(
-        folder / "sentence_vectors.npy", mode="w+", dtype=np.float32, shape=(total_sentences, d)
+        folder / layout.SENTENCE_VECTORS, mode="w+", dtype=np.float32, shape=(total, d)
     )
     owner = np.repeat(np.arange(n), sent_counts)
     for lo in range(0, n, BLOCK):
         hi = min(n, lo + BLOCK)
         vectors[lo:hi] = _normalise(centres[np.arange(lo, hi) // DOC_CHUNKS] + _draw(base, rng, hi - lo))
-    for lo in range(0, total_sentences, BLOCK):
-        hi = min(total_sentences, lo + BLOCK)
+    for lo in range(0, total, BLOCK):
+        hi = min(total, lo + BLOCK)
         sentence_vectors[lo:hi] = _normalise(np.asarray(vectors[owner[lo:hi]]) + _draw(base, rng, hi - lo, 0.5))
-    timings["vectors_s"] = time.perf_counter() - started
+    vectors.flush()
+    sentence_vectors.flush()
+    return sent_counts
 
-    # ---- text, chunks, sources, BM25 tokens (words drawn in bulk; Python only joins strings)
-    t = time.perf_counter()
+
+def _draw_word_ids(
+    base: Base, rng: np.random.Generator, owner: np.ndarray, n_words: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every word of every sentence at once: half real corpus words, a quarter topic words, a quarter jieba's."""
     topic_size = 60
-    n_words = 12 + rng.poisson(14, size=total_sentences)
     total_words = int(n_words.sum())
+    docs = int(owner[-1]) // DOC_CHUNKS + 1 if len(owner) else 0
     topics = rng.choice(len(base.dict_words), size=(docs, topic_size), p=base.dict_p).astype(np.int32)
     doc_of_word = np.repeat(owner // DOC_CHUNKS, n_words).astype(np.int32)
     src = rng.random(total_words, dtype=np.float32)
     n_real = len(base.words)
-    word_ids = np.where(
+    return np.where(
         src < 0.5,
         rng.choice(n_real, size=total_words, p=base.word_p).astype(np.int32),
         n_real
@@ -206,144 +276,91 @@ def write_generation(base: Base, n: int, index_dir: Path, threshold: int, seed: 
             topics[doc_of_word, rng.integers(topic_size, size=total_words, dtype=np.int32)],
             rng.choice(len(base.dict_words), size=total_words, p=base.dict_p).astype(np.int32),
         ),
-    ).astype(np.int32)
-    del src, doc_of_word
+    ).astype(np.int32), topics
+
+
+def _write_text(
+    base: Base, rng: np.random.Generator, folder: Path, pool: list[Speaker], sent_counts: np.ndarray
+) -> _Text:
+    """Paragraph text, chunks, sources and BM25 tokens (words drawn in bulk; Python only joins strings)."""
+    n = len(sent_counts)
+    owner = np.repeat(np.arange(n), sent_counts)
+    n_words = 12 + rng.poisson(14, size=len(owner))
+    word_ids, topics = _draw_word_ids(base, rng, owner, n_words)
     vocab = [*base.words, *base.dict_words]
     lowered = [w.lower() for w in vocab]
-    keep = np.array([w not in STOPWORDS for w in lowered], dtype=bool)
+    kept = np.array([w not in STOPWORDS for w in lowered], dtype=bool)[word_ids]
     tokens_vocab = np.array(lowered, dtype=object)
     words = np.array(vocab, dtype=object)[word_ids].tolist()
-    kept = keep[word_ids]
     word_start = np.concatenate([[0], np.cumsum(n_words)])
-    sentence_texts = []
-    for i in range(total_sentences):
-        ws = words[word_start[i] : word_start[i + 1]]
-        sentence_texts.append("，".join("".join(ws[j : j + 7]) for j in range(0, len(ws), 7)) + "。")
+    sentence_texts = [
+        "，".join("".join(ws[j : j + 7]) for j in range(0, len(ws), 7)) + "。"
+        for ws in (words[word_start[i] : word_start[i + 1]] for i in range(len(owner)))
+    ]
     del words
     sentence_start = np.concatenate([[0], np.cumsum(sent_counts)])
-    sentences = np.zeros((total_sentences, 3), dtype=np.int32)
-    tokens: list[list[str]] = []
-    speakers_json = [dict(s) for s in pool]
-    documents_json = []
-    with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-        for doc in range(docs):
+    text = _Text(tokens=[], sentences=np.zeros((len(owner), 3), dtype=np.int32), documents=[])
+    sources: list[tuple[str, str]] = []
+
+    def chunks() -> Iterator[Chunk]:
+        for doc in range((n + DOC_CHUNKS - 1) // DOC_CHUNKS):
             slug = f"syn-{doc:06d}"
-            topic = [base.dict_words[i] for i in topics[doc, :4]]
             people = [pool[i] for i in rng.choice(len(pool), size=SPEAKERS_PER_DOC, replace=False)]
             lines: list[str] = []
             offset = 0
             for number, row in enumerate(range(doc * DOC_CHUNKS, min(n, (doc + 1) * DOC_CHUNKS)), start=1):
                 first, last = int(sentence_start[row]), int(sentence_start[row + 1])
-                parts = sentence_texts[first:last]
                 length = 0
-                for j, part in enumerate(parts):
-                    sentences[first + j] = (row, length, length + len(part))
+                for j, part in enumerate(sentence_texts[first:last]):
+                    text.sentences[first + j] = (row, length, length + len(part))
                     length += len(part)
-                text = "".join(parts)
+                body = "".join(sentence_texts[first:last])
                 a, b = int(word_start[first]), int(word_start[last])
-                ids = word_ids[a:b][kept[a:b]]
-                tokens.append(tokens_vocab[ids].tolist() or [""])
-                person = people[number % SPEAKERS_PER_DOC]
-                chunk = {
-                    "id": f"{slug}-p{number}",
-                    "document": slug,
-                    "number": number,
-                    "kind": "speech",
-                    "speaker": person["name"],
-                    "title": person["title"],
-                    "organization": person["organization"],
-                    "speaker_en": person["name_en"],
-                    "organization_en": person["organization_en"],
-                    "title_en": person["title_en"],
-                    "headline": "",
-                    "text": text,
-                    "start": offset,
-                    "end": offset + len(text),
-                    "lines": [number],
-                }
-                fh.write(json.dumps(chunk, ensure_ascii=False) + "\n")
-                lines.append(text)
-                offset += len(text) + 1
+                text.tokens.append(tokens_vocab[word_ids[a:b][kept[a:b]]].tolist() or [""])
+                yield _chunk(slug, number, people[number % SPEAKERS_PER_DOC], body, offset)
+                lines.append(body)
+                offset += len(body) + 1
             source = "\n".join(lines) + "\n"
-            (folder / "sources" / f"{slug}.txt").write_text(source, encoding="utf-8")
-            documents_json.append(
-                {
-                    "slug": slug,
-                    "title": "".join(topic),
-                    "subtitle": "",
-                    "source": "synthetic",
-                    "date": "",
-                    "event": {},
-                    "file": f"{slug}.txt",
-                    "sha256": hashlib.sha256(source.encode("utf-8")).hexdigest(),
-                    "format": "synthetic",
-                }
-            )
-    del sentence_texts, word_ids
-    timings["text_s"] = time.perf_counter() - t
+            sources.append((slug, source))
+            text.documents.append(_document(slug, "".join(base.dict_words[i] for i in topics[doc, :4]), source))
 
-    t = time.perf_counter()
-    keyword = KeywordIndex.build(tokens)
-    (folder / "bm25").mkdir()
-    keyword.save(folder / "bm25")
-    timings["bm25_build_s"] = time.perf_counter() - t
+    layout.write_chunks(folder, chunks())
+    layout.write_sources(folder, sources)
+    return text
 
-    # The pinyin lexicon as rag.index.build.pinyin_for builds it, with the drawn words standing in for jieba's.
-    t = time.perf_counter()
-    pairs = tokens if n <= PINYIN_PAIR_LIMIT else []
-    pinyin = build_pinyin_lexicon(keyword.vocabulary_by_frequency(), pairs)
-    (folder / "pinyin.json").write_text(json.dumps(pinyin, ensure_ascii=False), encoding="utf-8")
-    del tokens, pairs, pinyin
-    timings["pinyin_s"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    import faiss
+def _chunk(slug: str, number: int, person: Speaker, body: str, offset: int) -> Chunk:
+    return Chunk(
+        id=f"{slug}-p{number}",
+        document=slug,
+        number=number,
+        kind="speech",
+        speaker=person.name,
+        title=person.title,
+        organization=person.organization,
+        speaker_en=person.name_en,
+        organization_en=person.organization_en,
+        title_en=person.title_en,
+        headline="",
+        text=body,
+        start=offset,
+        end=offset + len(body),
+        lines=(number,),
+    )
 
-    dense, dense_info = make_dense_index(np.asarray(vectors), threshold)
-    faiss.write_index(dense, str(folder / "dense.faiss"))
-    del dense
-    timings["dense_build_s"] = time.perf_counter() - t
 
-    np.save(folder / "sentences.npy", sentences, allow_pickle=False)
-    anchors = offtopic_anchors()
-    np.save(folder / "anchor_vectors.npy", base.anchor_vectors, allow_pickle=False)
-    (folder / "documents.json").write_text(json.dumps(documents_json, ensure_ascii=False), encoding="utf-8")
-    (folder / "speakers.json").write_text(json.dumps(speakers_json, ensure_ascii=False), encoding="utf-8")
-    names = sorted({s["name"] for s in pool} | {s["organization"] for s in pool})
-    (folder / "userdict.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
-    vectors.flush()
-    sentence_vectors.flush()
-    del vectors, sentence_vectors
-
-    t = time.perf_counter()
-    files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "generation": name,
-        "embedder": {"id": base.embedder_id, "dimension": d},
-        "corpus_hash": "synthetic",
-        "counts": {"documents": docs, "chunks": n, "sentences": total_sentences, "speakers": len(pool)},
-        "dense_index": dense_info,
-        "anchors_sha256": anchors_digest(anchors),
-        "embedding": {"embedded": 0, "reused": 0, "reused_from": None},
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "build_seconds": round(time.perf_counter() - started, 3),
-        "files": files,
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    publish(index_dir, folder)
-    timings["checksums_s"] = time.perf_counter() - t
-    timings["total_s"] = time.perf_counter() - started
-    return {
-        "folder": str(folder),
-        "chunks": n,
-        "sentences": total_sentences,
-        "documents": docs,
-        "speakers": len(pool),
-        "dense_index": dense_info,
-        "bytes_on_disk": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
-        "timings_s": {k: round(v, 2) for k, v in timings.items()},
-    }
+def _document(slug: str, title: str, source: str) -> DocumentInfo:
+    return DocumentInfo(
+        slug=slug,
+        title=title,
+        subtitle="",
+        source="synthetic",
+        date="",
+        event={},
+        file=f"{slug}.txt",
+        sha256=hashlib.sha256(source.encode("utf-8")).hexdigest(),
+        format="synthetic",
+    )
 
 
 def queries(base: Base, question_vectors: np.ndarray, vectors: np.ndarray, m: int, seed: int = 1) -> np.ndarray:

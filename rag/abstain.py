@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.crosslingual import pinyin_lexicon
 from rag.index.keywords import STOPWORDS
 from rag.index.load import Index
 from rag.question import QuestionPlan
@@ -143,7 +142,7 @@ def _make_profile(index: Index) -> tuple[str, frozenset[str]]:
     for d in index.documents:
         meta += [d.title, d.subtitle, d.source, *d.event.values()]
     latin = set(_LATIN_TERM.findall(" ".join(meta).lower()))
-    latin.update(pinyin_lexicon(index))  # romanised corpus words (Changsha, Malanshan) are known
+    latin.update(index.pinyin)  # romanised corpus words (Changsha, Malanshan) are known
     for word in index.keyword.vocabulary():
         if word.isascii():
             latin.add(word.lower())

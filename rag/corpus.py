@@ -132,7 +132,7 @@ def build_document(path: Path, data: bytes, meta: dict[str, Any] | None = None) 
         format=parsed.format,
         source_en=str(meta.get("source_en") or ""),
     )
-    editor = Speaker(name=EDITOR, name_en=EDITOR_EN, organization=source, kind="editor")
+    editor = Speaker(name=EDITOR, name_en=EDITOR_EN, organization=source, kind="document")
     speakers: list[Speaker] = []
     chunks: list[Chunk] = []
     number = 0

@@ -13,26 +13,15 @@ from collections import Counter
 
 import numpy as np
 
-from rag.index.build import pinyin_for
 from rag.index.load import Index
 
 BACKGROUND_SHARE = 0.2  # words in this share of paragraphs are background (湖南, 文化), never a topic
 _LATIN = re.compile(r"[A-Za-z]{3,}")
 
 
-def pinyin_lexicon(index: Index) -> dict[str, str]:
-    """pinyin (lower-case, no tones, no spaces) → corpus word: the generation's `pinyin.json`.
-
-    A generation written before that file existed gets it built here once and cached on the index.
-    """
-    if index.pinyin is None:
-        index.pinyin = pinyin_for(index.chunks, index.keyword, index.tokenizer)
-    return index.pinyin
-
-
 def pinyin_terms(index: Index, text: str) -> list[str]:
     """Corpus words whose pinyin is a Latin word of the question (Malanshan → 马栏山)."""
-    lexicon = pinyin_lexicon(index)
+    lexicon = index.pinyin
     out = []
     for word in _LATIN.findall(text):
         hit = lexicon.get(word.lower()) or lexicon.get(word.lower().removesuffix("s"))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from rag.textutil import normalize_for_match
+from rag.vocabulary import SpeakerKind
 
 EDITOR = "编者按"
 EDITOR_EN = "Editor's note"
@@ -25,7 +27,14 @@ class Speaker:
     org_aliases: tuple[str, ...] = ()
     org_aliases_en: tuple[str, ...] = ()
     roles_en: tuple[str, ...] = ()
-    kind: str = "speaker"  # "speaker" | "editor"
+    kind: SpeakerKind = "person"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Speaker:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})  # type: ignore[arg-type]
 
     @property
     def key(self) -> str:
@@ -82,7 +91,7 @@ class SpeakerRegistry:
     def _compile(self) -> None:
         pats = []
         for s in self.speakers:
-            if s.kind != "speaker":
+            if s.kind != "person":
                 continue
             for alias in s.person_aliases():
                 pats.append((_alias_pattern(alias), alias, "person", s))
@@ -110,7 +119,7 @@ class SpeakerRegistry:
         return out
 
     def names(self) -> list[str]:
-        return [s.name for s in self.speakers if s.kind == "speaker"]
+        return [s.name for s in self.speakers if s.kind == "person"]
 
     def mentions(self, question: str) -> list[Mention]:
         """Speakers named in the question, longest alias wins where aliases overlap."""

@@ -20,7 +20,7 @@ def speaker_summaries(index: Index) -> list[dict[str, Any]]:
     """Every speaker (not the editor) with title, organisation, English forms and paragraph count."""
     rows = []
     for s in index.registry.speakers:
-        if s.kind != "speaker":
+        if s.kind != "person":
             continue
         chunks = [c for c in _rows(index, index.rows_by_speaker, s.name) if c.organization == s.organization]
         rows.append(

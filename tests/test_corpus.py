@@ -49,7 +49,7 @@ def test_title_subtitle_and_metadata(doc) -> None:
     assert "讯飞" in by_name["刘庆峰"].org_aliases
     assert by_name["张平安"].organization_en == "Huawei Cloud"
     assert by_name["王杰"].name_en == "Wang Jie"
-    assert by_name["编者按"].kind == "editor"
+    assert by_name["编者按"].kind == "document"
 
 
 @pytest.mark.parametrize(

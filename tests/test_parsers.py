@@ -35,7 +35,7 @@ def speeches(doc: Document) -> dict[str, list[str]]:
 
 
 def by_name(doc: Document) -> dict[str, tuple[str, str]]:
-    return {s.name: (s.title, s.organization) for s in doc.speakers if s.kind == "speaker"}
+    return {s.name: (s.title, s.organization) for s in doc.speakers if s.kind == "person"}
 
 
 @pytest.mark.parametrize("path", [*sorted(FIXTURES.iterdir()), PAGE], ids=lambda p: p.name)

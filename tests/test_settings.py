@@ -18,6 +18,12 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     assert not missing, f"undocumented settings (paste `rag settings` into the README): {missing}"
 
 
+def test_the_readme_settings_table_is_the_generated_one() -> None:
+    text = README.read_text(encoding="utf-8")
+    table = text.split("<!-- settings-table -->\n", 1)[1].split("\n<!-- /settings-table -->", 1)[0]
+    assert table == settings_table(), "the README's settings table is stale: paste `rag settings` into it"
+
+
 def test_every_setting_has_a_description() -> None:
     assert all(field.description for field in Settings.model_fields.values())
     assert settings_table().count("\n") == len(Settings.model_fields) + 1

@@ -31,20 +31,20 @@ def build(ctx: Context, force: bool, as_json: bool) -> None:
             folder = serving_folder(ctx.settings.index_dir)
             manifest = read_manifest(folder)
             if as_json:
-                click.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
+                click.echo(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2))
             else:
                 click.echo(f"Index is up to date ({folder}); use --force to rebuild.")
             return
         folder = build_index(ctx.settings, embedder, progress=progress_bar())
         manifest = read_manifest(folder)
         if as_json:
-            click.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
+            click.echo(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2))
             return
-        counts = manifest["counts"]
+        counts = manifest.counts
         click.echo(
-            f"Built {folder}: {counts['documents']} document(s), {counts['chunks']} paragraphs, "
-            f"{counts['sentences']} sentences, {counts['speakers']} speakers in {manifest['build_seconds']} s "
-            f"({manifest['dense_index']['type']})."
+            f"Built {folder}: {counts.documents} document(s), {counts.chunks} paragraphs, "
+            f"{counts.sentences} sentences, {counts.speakers} speakers in {manifest.build_seconds} s "
+            f"({manifest.dense_index.type})."
         )
 
     run_guarded(body)

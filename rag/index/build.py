@@ -8,7 +8,6 @@ the files it comes from pass their manifest checksums. A plain `build_index` (`r
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
@@ -24,17 +23,10 @@ import numpy as np
 from rag.corpus import Chunk, Document, corpus_hash, load_corpus
 from rag.embedding import Embedder
 from rag.errors import IndexFormatError, IndexUnavailable
-from rag.index.generations import (
-    FORMAT_VERSION,
-    build_lock,
-    cleanup,
-    current_generation,
-    fsync_tree,
-    publish,
-    read_manifest,
-    sha256_file,
-)
+from rag.index import layout
+from rag.index.generations import build_lock, cleanup, current_generation, fsync_tree, publish, read_manifest
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
+from rag.index.layout import Counts, DenseIndexInfo, EmbedderRef, EmbeddingStats, Manifest, read_chunks, sha256_file
 from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 from rag.settings import Settings
 from rag.speakers import Speaker, SpeakerRegistry
@@ -69,7 +61,7 @@ def pinyin_for(chunks: list[Chunk], keyword: KeywordIndex, tokenizer: KeywordTok
     )
 
 
-def make_dense_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str, Any]]:
+def make_dense_index(vectors: np.ndarray, threshold: int) -> tuple[Any, DenseIndexInfo]:
     """Exact inner-product search up to `threshold` paragraphs; an IVF index of float16 codes above it.
 
     Chosen by measurement (bench/RESULTS.md): exact search costs ~0.1 ms per 1 000 paragraphs on
@@ -81,7 +73,7 @@ def make_dense_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     if n <= threshold:
         index = faiss.IndexFlatIP(dim)
-        info: dict[str, Any] = {"type": "flat-ip"}
+        info = DenseIndexInfo("flat-ip")
     else:
         nlist = int(min(65_536, max(16, round(4 * np.sqrt(n)))))
         nprobe = max(8, nlist // IVF_PROBE_DIVISOR)
@@ -93,14 +85,10 @@ def make_dense_index(vectors: np.ndarray, threshold: int) -> tuple[Any, dict[str
         sample = np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)
         index.train(data[np.sort(sample)])
         index.nprobe = nprobe
-        info = {"type": "ivf-fp16-ip", "nlist": nlist, "nprobe": nprobe}
+        info = DenseIndexInfo("ivf-fp16-ip", nlist, nprobe)
     if n:
         index.add(data)
     return index, info
-
-
-def _write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def text_key(text: str) -> bytes:
@@ -112,7 +100,7 @@ def anchors_digest(anchors: list[str]) -> str:
     return hashlib.sha256("\n".join(anchors).encode("utf-8")).hexdigest()
 
 
-REUSED_FILES = ("chunks.jsonl", "vectors.npy", "sentences.npy", "sentence_vectors.npy", "anchor_vectors.npy")
+REUSED_FILES = (layout.CHUNKS, layout.VECTORS, layout.SENTENCES, layout.SENTENCE_VECTORS, layout.ANCHOR_VECTORS)
 
 
 @dataclass
@@ -127,21 +115,15 @@ class VectorCache:
         """The vectors of a generation built by the same embedder; empty when it is missing or fails its checks."""
         try:
             manifest = read_manifest(folder)
-            built = manifest.get("embedder", {})
-            if built.get("id") != embedder.id or built.get("dimension") != embedder.dimension:
+            if manifest.embedder != EmbedderRef(embedder.id, embedder.dimension):
                 return cls()
-            files = manifest.get("files", {})
             for rel in REUSED_FILES:
-                if rel not in files or sha256_file(folder / rel) != files[rel]:
+                if rel not in manifest.files or sha256_file(folder / rel) != manifest.files[rel]:
                     raise IndexUnavailable(f"{rel} does not match its checksum")
-            texts = [
-                json.loads(line)["text"]
-                for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-                if line
-            ]
-            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-            sentences = np.load(folder / "sentences.npy", allow_pickle=False)
-            sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
+            texts = [c.text for c in read_chunks(folder)]
+            vectors = np.load(folder / layout.VECTORS, allow_pickle=False)
+            sentences = np.load(folder / layout.SENTENCES, allow_pickle=False)
+            sentence_vectors = np.load(folder / layout.SENTENCE_VECTORS, allow_pickle=False)
             if vectors.shape != (len(texts), embedder.dimension) or len(sentences) != len(sentence_vectors):
                 raise IndexUnavailable("vector counts differ from the chunks")
             cache = cls(source=folder.name)
@@ -150,8 +132,8 @@ class VectorCache:
             for (row, start, end), vector in zip(sentences.tolist(), sentence_vectors, strict=True):
                 cache.vectors[text_key(texts[row][start:end])] = vector
             anchors = offtopic_anchors()
-            if manifest.get("anchors_sha256") == anchors_digest(anchors):
-                anchor_vectors = np.load(folder / "anchor_vectors.npy", allow_pickle=False)
+            if manifest.anchors_sha256 == anchors_digest(anchors):
+                anchor_vectors = np.load(folder / layout.ANCHOR_VECTORS, allow_pickle=False)
                 if len(anchor_vectors) == len(anchors):
                     for text, vector in zip(anchors, anchor_vectors, strict=True):
                         cache.vectors[text_key(text)] = vector
@@ -203,7 +185,7 @@ def write_generation(
     generation: str,
     progress: Progress | None = None,
     cache: VectorCache | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """Embed and write one complete generation into `folder` (which must be new); returns its manifest.
 
     Texts whose vectors are in `cache` are not embedded again.
@@ -234,44 +216,38 @@ def write_generation(
         progress("write", 0, 1)
 
     folder.mkdir(parents=True)
-    with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-        for c in chunks:
-            fh.write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
-    _write_json(folder / "documents.json", [d.info.to_json() for d in documents])
-    _write_json(folder / "speakers.json", [s.__dict__ for s in registry.speakers])
-    (folder / "userdict.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
-    np.save(folder / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
-    np.save(folder / "sentences.npy", np.array(sentence_rows, dtype=np.int32).reshape(-1, 3), allow_pickle=False)
-    np.save(folder / "sentence_vectors.npy", sentence_vectors.astype(np.float32), allow_pickle=False)
-    np.save(folder / "anchor_vectors.npy", anchor_vectors.astype(np.float32), allow_pickle=False)
-    faiss.write_index(dense, str(folder / "dense.faiss"))
-    (folder / "bm25").mkdir()
-    keyword.save(folder / "bm25")
-    _write_json(folder / "pinyin.json", pinyin)
-    (folder / "sources").mkdir()
-    for d in documents:
-        (folder / "sources" / f"{d.info.slug}.txt").write_text(d.source_text, encoding="utf-8")
+    layout.write_chunks(folder, chunks)
+    layout.write_documents(folder, (d.info for d in documents))
+    layout.write_speakers(folder, registry.speakers)
+    layout.write_user_words(folder, words)
+    layout.write_matrix(folder / layout.VECTORS, vectors)
+    layout.write_matrix(folder / layout.SENTENCES, np.array(sentence_rows).reshape(-1, 3), np.int32)
+    layout.write_matrix(folder / layout.SENTENCE_VECTORS, sentence_vectors)
+    layout.write_matrix(folder / layout.ANCHOR_VECTORS, anchor_vectors)
+    faiss.write_index(dense, str(folder / layout.DENSE))
+    (folder / layout.BM25).mkdir()
+    keyword.save(folder / layout.BM25)
+    layout.write_pinyin(folder, pinyin)
+    layout.write_sources(folder, ((d.info.slug, d.source_text) for d in documents))
 
-    files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "generation": generation,
-        "embedder": {"id": embedder.id, "dimension": embedder.dimension},
-        "corpus_hash": corpus_digest,
-        "counts": {
-            "documents": len(documents),
-            "chunks": len(chunks),
-            "sentences": len(sentence_rows),
-            "speakers": sum(1 for s in registry.speakers if s.kind == "speaker"),
-        },
-        "dense_index": dense_info,
-        "anchors_sha256": anchors_digest(anchors),
-        "embedding": {"embedded": embedded, "reused": reused, "reused_from": cache.source or None},
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "build_seconds": round(time.perf_counter() - started, 3),
-        "files": files,
-    }
-    _write_json(folder / "manifest.json", manifest)
+    manifest = Manifest(
+        generation=generation,
+        embedder=EmbedderRef(embedder.id, embedder.dimension),
+        corpus_hash=corpus_digest,
+        counts=Counts(
+            documents=len(documents),
+            chunks=len(chunks),
+            sentences=len(sentence_rows),
+            speakers=sum(1 for s in registry.speakers if s.kind == "person"),
+        ),
+        dense_index=dense_info,
+        anchors_sha256=anchors_digest(anchors),
+        embedding=EmbeddingStats(embedded, reused, cache.source or None),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        build_seconds=round(time.perf_counter() - started, 3),
+        files=layout.checksums(folder),
+    )
+    layout.write_manifest(folder, manifest)
     fsync_tree(folder)
     return manifest
 

@@ -2,36 +2,26 @@
 atomically, the build lock, clean-up, and the manifest every generation is checked against.
 
 Layout of `RAG_INDEX_DIR`: `CURRENT` (the serving generation's name), `gen-<time>-<id>/` (complete,
-immutable generations; see rag/index.py for their files), `.tmp-gen-*` (a build in progress), `.lock`.
+immutable generations; rag/index/layout.py defines their files), `.tmp-gen-*` (a build in progress), `.lock`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from rag.errors import IndexFormatError, IndexUnavailable
+from rag.index.layout import FORMAT_VERSION, MANIFEST, Manifest, read_manifest_json, sha256_file
 
-FORMAT_VERSION = 2  # 2: pinyin.json and documents' source_en (a version-1 index is rebuilt by any command)
 CURRENT = "CURRENT"
 LOCK = ".lock"
 FIX = "run `rag build --force` to rebuild it"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fsync_tree(folder: Path) -> None:
@@ -111,20 +101,23 @@ def cleanup(index_dir: Path, keep: str | None = None, keep_previous: int = 1, pr
     return removed
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / "manifest.json"
+def read_manifest(folder: Path) -> Manifest:
+    """A generation's manifest; refuses a missing, corrupt or other-format one with the fix."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        data = read_manifest_json(folder)
     except FileNotFoundError:
-        raise IndexUnavailable(f"The index at {folder} has no manifest.json; {FIX}.") from None
+        raise IndexUnavailable(f"The index at {folder} has no {MANIFEST}; {FIX}.") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise IndexUnavailable(f"The index manifest {path} is corrupt; {FIX}.") from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise IndexUnavailable(f"The index manifest {folder / MANIFEST} is corrupt; {FIX}.") from None
+    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        found = data.get("format_version") if isinstance(data, dict) else None
         raise IndexFormatError(
             f"The index at {folder} has format version {found}, this program reads {FORMAT_VERSION}; {FIX}."
         )
-    return manifest
+    try:
+        return Manifest.from_json(data)
+    except ValueError as exc:
+        raise IndexUnavailable(f"The index manifest {folder / MANIFEST} is corrupt ({exc}); {FIX}.") from None
 
 
 def serving_folder(index_dir: Path) -> Path:
@@ -138,12 +131,11 @@ def serving_folder(index_dir: Path) -> Path:
     return folder
 
 
-def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+def verify_files(folder: Path, manifest: Manifest) -> None:
     """Check every file's sha256 against the manifest."""
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
+    if not manifest.files:
         raise IndexUnavailable(f"The index manifest in {folder} lists no files; {FIX}.")
-    for rel, expected in files.items():
+    for rel, expected in manifest.files.items():
         path = folder / rel
         if not path.is_file():
             raise IndexUnavailable(f"The index file {rel} is missing from {folder}; {FIX}.")

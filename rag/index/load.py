@@ -1,28 +1,12 @@
-"""The on-disk index: a folder of plain files per generation, published atomically, verified on load.
+"""Loading a generation into the `Index` a query needs: verified, memory-mapped where it can be.
 
-Layout of `RAG_INDEX_DIR`:
-
-    CURRENT                  name of the generation folder that serves (replaced atomically)
-    gen-<time>-<id>/         one complete, immutable generation
-        manifest.json        format, embedder, corpus hash, counts, sha256 of every other file
-        chunks.jsonl         one speaker paragraph per line
-        documents.json, speakers.json, userdict.txt
-        vectors.npy          paragraph vectors (float32, L2-normalised)
-        dense.faiss          FAISS inner-product index over vectors.npy
-        sentences.npy        (chunk row, start, end) of every sentence, int32
-        sentence_vectors.npy sentence vectors (float32)
-        bm25/                bm25s files (JSON + .npy, no pickle)
-        pinyin.json          pinyin → corpus word, for Latin-script questions (rag.pinyin)
-        sources/<slug>.txt   the decoded source of every document, for verification
-
-Writing a generation is rag/index_build.py; the folder mechanics (CURRENT, lock, clean-up, manifest checks)
-are rag/generations.py. This module loads a generation into the `Index` a query needs.
+Which files a generation holds is rag/index/layout.py; the folder mechanics (CURRENT, lock, clean-up) are
+rag/index/generations.py; writing one is rag/index/build.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import mmap
 import operator
@@ -39,6 +23,7 @@ import numpy as np
 from rag.corpus import Chunk, DocumentInfo, corpus_hash
 from rag.embedding import Embedder
 from rag.errors import IndexFormatError, IndexUnavailable
+from rag.index import layout
 from rag.index.build import (
     Progress,
     build_under_lock,
@@ -52,8 +37,9 @@ from rag.index.generations import (
     verify_files,
 )
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
+from rag.index.layout import EmbedderRef, Manifest
 from rag.settings import Settings
-from rag.speakers import Speaker, SpeakerRegistry
+from rag.speakers import SpeakerRegistry
 
 log = logging.getLogger("rag.index")
 T = TypeVar("T")
@@ -124,7 +110,7 @@ class Index:
     """A loaded, verified index generation: everything a query needs, in memory."""
 
     folder: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     chunks: list[Chunk]
     documents: list[DocumentInfo]
     registry: SpeakerRegistry
@@ -140,11 +126,11 @@ class Index:
     sentence_rows: SentenceSpans = field(init=False)
     rows_by_speaker: dict[str, np.ndarray] = field(default_factory=dict)
     rows_by_document: dict[str, np.ndarray] = field(default_factory=dict)
-    pinyin: dict[str, str] | None = None  # None: a generation from before pinyin.json (built on first use)
+    pinyin: dict[str, str] = field(default_factory=dict)  # romanised corpus word → corpus word
 
     @property
     def generation(self) -> str:
-        return str(self.manifest["generation"])
+        return self.manifest.generation
 
     def chunk_by_id(self, chunk_id: str) -> Chunk | None:
         return self._by_id.get(chunk_id)
@@ -192,26 +178,6 @@ def _mapped_rows(path: Path) -> np.ndarray:
     return np.asarray(mapped)
 
 
-SHARED_CHUNK_FIELDS = ("document", "kind", "speaker", "title", "organization", "speaker_en", "organization_en")
-
-
-def _read_chunks(path: Path) -> list[Chunk]:
-    """chunks.jsonl line by line, with the fields paragraphs share stored once (~0.35 GB less at 1 M paragraphs)."""
-    shared: dict[str, str] = {}
-    chunks = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            data = json.loads(line)
-            for key in SHARED_CHUNK_FIELDS:
-                value = data.get(key)
-                if isinstance(value, str):
-                    data[key] = shared.setdefault(value, value)
-            chunks.append(Chunk.from_json(data))
-    return chunks
-
-
 def load_index(settings: Settings, embedder: Embedder | None = None, verify: bool = True) -> Index:
     """Load and verify the serving generation; refuses a missing, corrupt or mismatched index."""
     from rag.embedding import get_embedder
@@ -221,51 +187,41 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
     if verify:
         verify_files(folder, manifest)
     embedder = embedder or get_embedder(settings)
-    built = manifest.get("embedder", {})
-    if built.get("id") != embedder.id or built.get("dimension") != embedder.dimension:
+    built = manifest.embedder
+    if built != EmbedderRef(embedder.id, embedder.dimension):
         raise IndexUnavailable(
-            f"The index was built with embedder {built.get('id')} ({built.get('dimension')}-d) but the settings "
+            f"The index was built with embedder {built.id} ({built.dimension}-d) but the settings "
             f"select {embedder.id} ({embedder.dimension}-d); {FIX} or change RAG_EMBEDDER."
         )
     try:
-        chunks = _read_chunks(folder / "chunks.jsonl")
-        documents = [DocumentInfo(**d) for d in json.loads((folder / "documents.json").read_text(encoding="utf-8"))]
-        speakers = [
-            Speaker(**{str(k): tuple(v) if isinstance(v, list) else v for k, v in s.items()})  # type: ignore[arg-type]
-            for s in json.loads((folder / "speakers.json").read_text(encoding="utf-8"))
-        ]
-        words = (folder / "userdict.txt").read_text(encoding="utf-8").split("\n")
+        chunks = list(layout.read_chunks(folder))
+        documents = layout.read_documents(folder)
+        speakers = layout.read_speakers(folder)
+        words = layout.read_user_words(folder)
         # Memory-mapped, read-only: a query reads only its candidates' rows (the dense index has its own
         # copy for unfiltered search), so resident memory does not grow with the corpus's vectors.
-        vectors = _mapped_rows(folder / "vectors.npy")
-        sentences = np.load(folder / "sentences.npy", allow_pickle=False)
-        sentence_vectors = _mapped_rows(folder / "sentence_vectors.npy")
-        anchor_vectors = np.load(folder / "anchor_vectors.npy", allow_pickle=False)
-        dense = faiss.read_index(str(folder / "dense.faiss"))
-        keyword = KeywordIndex.load(folder / "bm25", len(chunks))
-        missing = [d.slug for d in documents if not (folder / "sources" / f"{d.slug}.txt").is_file()]
+        vectors = _mapped_rows(folder / layout.VECTORS)
+        sentences = np.load(folder / layout.SENTENCES, allow_pickle=False)
+        sentence_vectors = _mapped_rows(folder / layout.SENTENCE_VECTORS)
+        anchor_vectors = np.load(folder / layout.ANCHOR_VECTORS, allow_pickle=False)
+        dense = faiss.read_index(str(folder / layout.DENSE))
+        keyword = KeywordIndex.load(folder / layout.BM25, len(chunks))
+        missing = [d.slug for d in documents if not layout.source_path(folder, d.slug).is_file()]
         if missing:
             raise OSError(f"missing sources: {', '.join(missing[:3])}")
-        sources = SourceTexts(folder / "sources", (d.slug for d in documents))
-        pinyin_file = folder / "pinyin.json"
-        pinyin = json.loads(pinyin_file.read_text(encoding="utf-8")) if pinyin_file.exists() else None
-        if pinyin is not None and not isinstance(pinyin, dict):
-            raise ValueError("pinyin.json is not an object")
+        sources = SourceTexts(folder / layout.SOURCES, (d.slug for d in documents))
+        pinyin = layout.read_pinyin(folder)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexUnavailable(f"The index at {folder} cannot be read ({type(exc).__name__}); {FIX}.") from None
-    counts = manifest.get("counts", {})
     if (
-        len(chunks) != counts.get("chunks")
+        len(chunks) != manifest.counts.chunks
         or vectors.shape != (len(chunks), embedder.dimension)
         or dense.ntotal != len(chunks)
         or len(sentences) != len(sentence_vectors)
     ):
         raise IndexUnavailable(f"The index at {folder} is inconsistent (counts differ from its manifest); {FIX}.")
-    dense_params = manifest.get("dense_index", {})
-    if "efSearch" in dense_params and hasattr(dense, "hnsw"):
-        dense.hnsw.efSearch = int(dense_params["efSearch"])
-    if "nprobe" in dense_params and hasattr(dense, "nprobe"):
-        dense.nprobe = int(dense_params["nprobe"])
+    if manifest.dense_index.nprobe is not None and hasattr(dense, "nprobe"):
+        dense.nprobe = manifest.dense_index.nprobe
     return Index(
         folder=folder,
         manifest=manifest,
@@ -295,9 +251,9 @@ def index_status(settings: Settings, embedder_id: str | None = None) -> str:
         return "format-changed"
     except IndexUnavailable:
         return "missing" if current_generation(settings.index_dir) is None else "unreadable"
-    if manifest.get("corpus_hash") != corpus_hash(settings.corpus_dir):
+    if manifest.corpus_hash != corpus_hash(settings.corpus_dir):
         return "corpus-changed"
-    if embedder_id is not None and manifest.get("embedder", {}).get("id") != embedder_id:
+    if embedder_id is not None and manifest.embedder.id != embedder_id:
         return "embedder-changed"
     return "ok"
 

@@ -112,11 +112,11 @@ def _known_speakers(document: Document, meta: Mapping[str, Any], known: Sequence
     described = {s["name"] for s in meta.get("speakers", [])}
     out: list[dict[str, Any]] = []
     for speaker in document.speakers:
-        if speaker.kind != "speaker" or speaker.name in described:
+        if speaker.kind != "person" or speaker.name in described:
             continue
         matches: list[tuple[Speaker, str]] = []
         for other in known:
-            if other.kind != "speaker" or other.name != speaker.name:
+            if other.kind != "person" or other.name != speaker.name:
                 continue
             names = other.org_names()
             if speaker.organization and speaker.organization in names:
@@ -152,7 +152,7 @@ def summary(document: Document) -> DocumentSummary:
         source=info.source,
         format=info.format,
         file=info.file,
-        speakers=tuple(s.name for s in document.speakers if s.kind == "speaker"),
+        speakers=tuple(s.name for s in document.speakers if s.kind == "person"),
         paragraphs=sum(1 for c in document.chunks if c.kind == "speech"),
         editor_note=sum(1 for c in document.chunks if c.kind == "editor_note"),
     )

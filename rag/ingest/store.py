@@ -60,8 +60,8 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _embedding_counts(folder: Path) -> tuple[int, int]:
-    stats = read_manifest(folder).get("embedding", {})
-    return int(stats.get("embedded", 0)), int(stats.get("reused", 0))
+    stats = read_manifest(folder).embedding
+    return stats.embedded, stats.reused
 
 
 def add_documents(
