@@ -22,26 +22,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app import admin
 from app.deps import FeedbackUnavailable
 from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
-from app.routes import STATIC_DIR, UnknownFilter, api, pages
+from app.routes import STATIC_DIR, api, pages
 from rag import QuestionError, RagError, Settings, get_settings
+from rag.errors import UnknownFilter
 from rag.feedback import FeedbackStore, QuestionLog
 from rag.logs import add_secret, configure_logging
+from rag.records import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS
 from rag.service import NotReady, Service
 
 log = logging.getLogger("app")
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and form fields around an uploaded document
 
-DESCRIPTION = """
+DESCRIPTION = f"""
 Ask questions of the speeches; every answer is made of verbatim, attributed quotes.
 
 ```
 curl -s http://127.0.0.1:8000/ask -H 'Content-Type: application/json' \\
-     -d '{"question": "中国移动目前全国客户规模有多少？"}'
+     -d '{{"question": "中国移动目前全国客户规模有多少？"}}'
 ```
 
-Limits: bodies over 64 KB get 413; questions are 1–1000 characters; history holds at most 20 turns.
-Errors are JSON `{"detail": "…"}`; 422s also list the offending fields (`errors`) or the known
+Limits: bodies over 64 KB get 413; questions are 1–{MAX_QUESTION_CHARS} characters; history holds at most
+{MAX_HISTORY_TURNS} turns.
+Errors are JSON `{{"detail": "…"}}`; 422s also list the offending fields (`errors`) or the known
 speakers (`known_speakers`).
 """
 
@@ -150,11 +153,11 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UnknownFilter)
     async def unknown_filter(request: Request, exc: UnknownFilter) -> JSONResponse:
-        content: dict[str, Any] = {"detail": exc.detail}
-        if exc.known_speakers is not None:
-            content["known_speakers"] = exc.known_speakers
-        if exc.known_documents is not None:
-            content["known_documents"] = exc.known_documents
+        content: dict[str, Any] = {"detail": str(exc)}
+        if exc.known_speakers:
+            content["known_speakers"] = list(exc.known_speakers)
+        if exc.known_documents:
+            content["known_documents"] = list(exc.known_documents)
         return JSONResponse(status_code=422, content=content)
 
     @app.exception_handler(QuestionError)

@@ -18,8 +18,6 @@ from fastapi.templating import Jinja2Templates
 from app.deps import FeedbackDep, IndexDep, QuestionLogDep, ServiceDep, SettingsDep
 from app.i18n import EXAMPLES, STRINGS, pick_language
 from app.schemas import (
-    MAX_HISTORY_TURNS,
-    MAX_QUESTION_CHARS,
     AskRequest,
     AskResponse,
     ErrorResponse,
@@ -30,8 +28,10 @@ from app.schemas import (
     SpeakerOut,
     SpeechOut,
 )
-from rag import HistoryTurn, Index
+from rag import Index, Settings, records
 from rag.feedback import Feedback, QuestionRecord
+from rag.records import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS
+from rag.service import Served
 from rag.views import document_ref, speaker_summaries, speech_in_context
 
 log = logging.getLogger("app.ask")
@@ -45,16 +45,6 @@ templates = Jinja2Templates(
         undefined=jinja2.StrictUndefined,
     )
 )
-
-
-class UnknownFilter(Exception):
-    """A speaker or document filter that names nothing in the index (422 with the known names)."""
-
-    def __init__(self, detail: str, known_speakers: list[str] | None = None, known_documents: list[str] | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.known_speakers = known_speakers
-        self.known_documents = known_documents
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -85,34 +75,29 @@ def ask(
     """The answer object: `found`, `answer` (plain text), `quotes` (best first), `closest` when not found,
     and `timings_ms`. Send earlier turns in `history` so follow-ups ("他还说了什么？") resolve."""
     started = time.perf_counter()
-    if body.speaker and not index.registry.get(body.speaker):
-        names = index.registry.names()
-        raise UnknownFilter(
-            f"Unknown speaker `{body.speaker}`. Known speakers: {', '.join(names)}.", known_speakers=names
-        )
-    if body.document and index.document(body.document) is None:
-        slugs = [d.slug for d in index.documents]
-        raise UnknownFilter(
-            f"Unknown document `{body.document}`. Known documents: {', '.join(slugs)}.", known_documents=slugs
-        )
-    history = [HistoryTurn(t.question, t.answer, tuple(t.speakers)) for t in body.history]
-    served = service.serve(
-        body.question,
-        top_k=body.top_k,
-        mode=body.mode,
-        speaker=body.speaker,
-        document=body.document,
-        history=history,
-        index=index,
-    )
-    answer = served.answer
+    request = body.to_request().with_defaults(settings.top_k, settings.mode)
+    served = service.ask(request, index=index)
     ask_id = uuid.uuid4().hex
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    _log_answer(served, ask_id, latency_ms, settings)
+    if qlog is not None:
+        qlog.submit(_question_record(request, served, ask_id, latency_ms))
+    return _response(served, ask_id, index)
+
+
+def _response(served: Served, ask_id: str, index: Index) -> dict[str, Any]:
+    """The answer object plus the request's id, the cache flag and the documents its quotes cite."""
+    answer = served.answer
     data = answer.to_json()
     cited = dict.fromkeys(q.document for q in (*answer.quotes, *answer.closest))  # in order of citation
     data["ask_id"] = ask_id
     data["cached"] = served.cached
     data["documents"] = {slug: document_ref(doc) for slug in cited if (doc := index.document(slug)) is not None}
-    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    return data
+
+
+def _log_answer(served: Served, ask_id: str, latency_ms: float, settings: Settings) -> None:
+    answer = served.answer
     log.info(
         "answered (found=%s, %d quote(s), %.0f ms%s)",
         answer.found,
@@ -131,27 +116,27 @@ def ask(
             "latency_ms": latency_ms,
         },
     )
-    if qlog is not None:
-        qlog.submit(
-            QuestionRecord(
-                ask_id=ask_id,
-                question=answer.question,
-                resolved_question=answer.resolved_question,
-                history_turns=len(history),
-                speaker=body.speaker,
-                document=body.document,
-                top_k=body.top_k,
-                mode=body.mode,
-                found=answer.found,
-                intent=answer.intent,
-                language=answer.language,
-                quote_ids=tuple(q.paragraph_id for q in answer.quotes),
-                latency_ms=latency_ms,
-                cached=served.cached,
-                generation=answer.generation,
-            )
-        )
-    return data
+
+
+def _question_record(request: records.AskRequest, served: Served, ask_id: str, latency_ms: float) -> QuestionRecord:
+    answer = served.answer
+    return QuestionRecord(
+        ask_id=ask_id,
+        question=answer.question,
+        resolved_question=answer.resolved_question,
+        history_turns=len(request.history),
+        speaker=request.speaker,
+        document=request.document,
+        top_k=request.top_k,
+        mode=request.mode,
+        found=answer.found,
+        intent=answer.intent,
+        language=answer.language,
+        quote_ids=tuple(q.paragraph_id for q in answer.quotes),
+        latency_ms=latency_ms,
+        cached=served.cached,
+        generation=answer.generation,
+    )
 
 
 def _speakers(index: Index) -> list[dict[str, Any]]:

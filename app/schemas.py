@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-MAX_QUESTION_CHARS = 1000
-MAX_HISTORY_TURNS = 20
-MAX_ANSWER_CHARS = 20_000
+from rag import records
+from rag.records import (
+    MAX_HISTORY_ANSWER_CHARS,
+    MAX_HISTORY_SPEAKERS,
+    MAX_HISTORY_TURNS,
+    MAX_NAME_CHARS,
+    MAX_QUESTION_CHARS,
+    MAX_TOP_K,
+    MIN_TOP_K,
+    HistoryTurn,
+)
+from rag.vocabulary import Intent, Language, ParagraphKind, Rating, SearchMode, ServiceState
 
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+# A question must hold a character that is not white space as Python strips it (str.strip also removes
+# \x1c-\x1f and \x85, which JSON Schema's \s does not): the schema then says exactly what the server accepts.
+NOT_ONLY_SPACE = r"[^\s\x1c-\x1f\x85]"
+Question = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS, pattern=NOT_ONLY_SPACE),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NAME_CHARS)]
 AskId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 
@@ -34,8 +49,11 @@ class HistoryTurnIn(Strict):
     """An earlier turn of the conversation: what was asked, the answer text, the speakers it quoted."""
 
     question: Question
-    answer: Annotated[str, Field(max_length=MAX_ANSWER_CHARS)] | None = None
-    speakers: Annotated[list[Name], Field(max_length=20)] = []
+    answer: Annotated[str, Field(max_length=MAX_HISTORY_ANSWER_CHARS)] | None = None
+    speakers: Annotated[list[Name], Field(max_length=MAX_HISTORY_SPEAKERS)] = []
+
+    def to_turn(self) -> HistoryTurn:
+        return HistoryTurn(self.question, self.answer, tuple(self.speakers))
 
 
 class AskRequest(Strict):
@@ -62,21 +80,25 @@ class AskRequest(Strict):
         },
     )
 
-    question: Question = Field(description="1–1000 characters after trimming.")
-    top_k: WholeNumber = Field(5, ge=1, le=20, description="Quotes to return (for multi-speaker questions: speakers).")
-    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Retrieval mode.")
+    question: Question = Field(description=f"1–{MAX_QUESTION_CHARS} characters after trimming.")
+    top_k: WholeNumber = Field(
+        5, ge=MIN_TOP_K, le=MAX_TOP_K, description="Quotes to return (for multi-speaker questions: speakers)."
+    )
+    mode: SearchMode = Field("hybrid", description="Retrieval mode.")
     speaker: Name | None = Field(
         None, description="Only quote this speaker (name, English name or organisation); unknown names get a 422."
     )
     document: Name | None = Field(None, description="Only quote this document (slug, see GET /speakers).")
     history: Annotated[list[HistoryTurnIn], Field(max_length=MAX_HISTORY_TURNS)] = Field(
-        default_factory=list, description="Earlier turns, most recent last (at most 20); follow-ups resolve against it."
+        default_factory=list,
+        description=f"Earlier turns, most recent last (at most {MAX_HISTORY_TURNS}); follow-ups resolve against it.",
     )
 
-    @field_validator("speaker", "document")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value or None
+    def to_request(self) -> records.AskRequest:
+        """The library's request record (blank filters become None when it is checked)."""
+        return records.AskRequest(
+            self.question, self.top_k, self.mode, self.speaker, self.document, tuple(t.to_turn() for t in self.history)
+        )
 
 
 class QuoteOut(BaseModel):
@@ -96,7 +118,7 @@ class QuoteOut(BaseModel):
     paragraph_id: str
     document: str
     score: float
-    kind: Literal["speech", "editor_note"]
+    kind: ParagraphKind
 
 
 class Timings(BaseModel):
@@ -125,8 +147,10 @@ class AskResponse(BaseModel):
     question: str
     found: bool = Field(description="False when the speeches do not answer the question.")
     answer: str = Field(description="Plain text a person reads, framed in the question's language.")
-    language: Literal["zh", "en", "mixed"]
-    intent: str = Field(description="single | who | multi | more")
+    language: Language
+    intent: Intent = Field(
+        description="single (one quote), who (who said it), multi (one per speaker), more (more of a speaker)"
+    )
     quotes: list[QuoteOut] = Field(description="Best first; empty when not found.")
     closest: list[QuoteOut] = Field(description="When not found: the nearest passages, explicitly NOT an answer.")
     speakers: list[str] = Field(description="Speakers quoted, in order (the next turn's history needs them).")
@@ -193,11 +217,11 @@ class FeedbackRequest(Strict):
     """👍/👎 on one answer; sending again with the same ask_id updates it (e.g. to add a comment)."""
 
     ask_id: AskId = Field(description="The ask_id POST /ask returned.")
-    rating: Literal["up", "down"]
+    rating: Rating
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
     question: Question
     resolved_question: Annotated[str, Field(max_length=2000)] = ""
-    answer: Annotated[str, Field(max_length=MAX_ANSWER_CHARS)] = ""
+    answer: Annotated[str, Field(max_length=MAX_HISTORY_ANSWER_CHARS)] = ""
     found: bool | None = None
     quote_ids: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=20)] = []
     speaker: Name | None = None
@@ -215,7 +239,7 @@ class FeedbackRequest(Strict):
 class FeedbackResponse(BaseModel):
     id: int
     ask_id: str
-    rating: Literal["up", "down"]
+    rating: Rating
 
 
 class Health(BaseModel):
@@ -223,7 +247,7 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "loading", "missing", "failed"]
+    status: ServiceState
     generation: str | None
     documents: int
     paragraphs: int

@@ -17,6 +17,7 @@ import numpy as np
 from bench.common import BenchQuestion, Client, ratio, serve, stats
 from rag.answer import ask
 from rag.index.load import Index
+from rag.records import AskRequest
 from rag.service import Service
 from rag.settings import Settings
 
@@ -87,12 +88,12 @@ def cached(index: Index, settings: Settings, questions: list[BenchQuestion]) -> 
     """A repeated identical question: the Service's LRU (keyed by generation) answers it."""
     service = Service(settings, index=index)
     for q in questions:
-        service.serve(q.question, history=q.history)
+        service.ask(AskRequest(q.question, history=q.history))
     hits: list[float] = []
     served_cached = 0
     for q in questions:
         t = time.perf_counter()
-        served = service.serve(q.question, history=q.history)
+        served = service.ask(AskRequest(q.question, history=q.history))
         hits.append(_ms(t))
         served_cached += served.cached
     return {

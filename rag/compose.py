@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from rag.records import Language, Quote
+from rag.records import Quote
+from rag.vocabulary import Intent, Language
 
 NOT_FOUND = {
     "zh": "座谈会发言中没有找到相关内容。",
@@ -26,7 +27,7 @@ NOT_FOUND_CLOSEST = {
 class Composer(Protocol):
     """Turns verified quotes into the text a person reads."""
 
-    def compose(self, quotes: list[Quote], language: Language, intent: str) -> str: ...
+    def compose(self, quotes: list[Quote], language: Language, intent: Intent) -> str: ...
 
     def not_found(self, language: Language) -> str: ...
 
@@ -51,7 +52,7 @@ def speaker_with_role(quote: Quote) -> str:
 class ExtractiveComposer:
     """Only the speakers' own words, each wrapped in quotation marks and attributed."""
 
-    def compose(self, quotes: list[Quote], language: Language, intent: str) -> str:
+    def compose(self, quotes: list[Quote], language: Language, intent: Intent) -> str:
         if not quotes:
             return self.not_found(language)
         lines: list[str] = []

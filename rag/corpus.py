@@ -14,6 +14,7 @@ from rag.parsers import parse_source, source_suffixes
 from rag.parsers.records import ParsedParagraph
 from rag.speakers import EDITOR, EDITOR_EN, Speaker
 from rag.textutil import join_layout_lines
+from rag.vocabulary import ParagraphKind
 
 META_SUFFIX = ".meta.json"
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -29,7 +30,7 @@ class Chunk:
     id: str
     document: str
     number: int
-    kind: str  # "speech" | "editor_note"
+    kind: ParagraphKind
     speaker: str
     title: str
     organization: str
@@ -137,7 +138,9 @@ def build_document(path: Path, data: bytes, meta: dict[str, Any] | None = None) 
     chunks: list[Chunk] = []
     number = 0
 
-    def add_speech(speaker: Speaker, kind: str, headline: str, paragraphs: tuple[ParsedParagraph, ...]) -> None:
+    def add_speech(
+        speaker: Speaker, kind: ParagraphKind, headline: str, paragraphs: tuple[ParsedParagraph, ...]
+    ) -> None:
         nonlocal number
         offset = 0
         for para in paragraphs:

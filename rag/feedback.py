@@ -19,11 +19,12 @@ from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from rag.vocabulary import Rating
 
 log = logging.getLogger("rag.feedback")
 
-Rating = Literal["up", "down"]
 SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (

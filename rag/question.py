@@ -6,9 +6,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.records import HistoryTurn, Language
+from rag.records import HistoryTurn
 from rag.speakers import Mention, Speaker, SpeakerRegistry
 from rag.textutil import has_cjk, normalize_for_match
+from rag.vocabulary import Intent, Language
 
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]+")
 WHO = re.compile(
@@ -46,7 +47,7 @@ class QuestionPlan:
     question: str
     search_text: str
     language: Language
-    intent: str  # "single" | "who" | "multi" | "more"
+    intent: Intent
     filter_speakers: tuple[str, ...]  # hard filter (the question names them)
     mentions: tuple[Mention, ...]
     exclude_text: str = ""  # text already shown (follow-ups asking for more)
@@ -99,7 +100,7 @@ def analyze(question: str, registry: SpeakerRegistry, history: Sequence[HistoryT
     question = question.strip()
     language = detect_language(question)
     mentions = tuple(registry.mentions(question))
-    intent = "multi" if MULTI.search(question) else "who" if WHO.search(question) else "single"
+    intent: Intent = "multi" if MULTI.search(question) else "who" if WHO.search(question) else "single"
     named = _speakers_from(mentions)
     previous = history[-1] if history else None
 

@@ -1,11 +1,24 @@
-"""The answer records the library returns and `POST /ask` serialises: Answer, Quote, HistoryTurn."""
+"""The records of a question and its answer: AskRequest (with its limits), HistoryTurn, Quote, Answer.
+
+`ask`, the service, its answer cache and `POST /ask` all take an AskRequest; the limits below are the only
+definition of them (the HTTP schema, the OpenAPI description and the chat page import them).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
-Language = Literal["zh", "en", "mixed"]
+from rag.errors import QuestionError
+from rag.vocabulary import Intent, Language, ParagraphKind, SearchMode
+
+MAX_QUESTION_CHARS = 1000
+MAX_HISTORY_TURNS = 20
+MIN_TOP_K = 1
+MAX_TOP_K = 20
+MAX_HISTORY_ANSWER_CHARS = 20_000
+MAX_NAME_CHARS = 200  # a speaker or document filter, a speaker named in a history turn
+MAX_HISTORY_SPEAKERS = 20
 
 
 @dataclass(frozen=True)
@@ -15,6 +28,75 @@ class HistoryTurn:
     question: str
     answer: str | None = None
     speakers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    """A question and how to answer it; None options mean the settings' defaults (RAG_TOP_K, RAG_MODE)."""
+
+    question: str
+    top_k: int | None = None
+    mode: SearchMode | None = None
+    speaker: str | None = None  # name, English name or organisation; blank means no filter
+    document: str | None = None  # document slug; blank means no filter
+    history: tuple[HistoryTurn, ...] = ()  # earlier turns, most recent last
+
+    def checked(self) -> AskRequest:
+        """The request with its question trimmed and blank filters as None; QuestionError says what is wrong."""
+        text = _checked_question(self.question)
+        if self.top_k is not None and not MIN_TOP_K <= self.top_k <= MAX_TOP_K:
+            raise QuestionError(f"top_k must be between {MIN_TOP_K} and {MAX_TOP_K}")
+        if len(self.history) > MAX_HISTORY_TURNS:
+            raise QuestionError(f"history has {len(self.history)} turns; the limit is {MAX_HISTORY_TURNS}")
+        for turn in self.history:
+            if not all(_encodable(t) for t in (turn.question, turn.answer or "", *turn.speakers)):
+                raise QuestionError("history is not valid Unicode text (it contains a lone surrogate)")
+        return replace(
+            self,
+            question=text,
+            speaker=(self.speaker or "").strip() or None,
+            document=(self.document or "").strip() or None,
+            history=tuple(self.history),
+        )
+
+    def with_defaults(self, top_k: int, mode: SearchMode) -> AskRequest:
+        return replace(
+            self, top_k=top_k if self.top_k is None else self.top_k, mode=mode if self.mode is None else self.mode
+        )
+
+    def cache_key(self, generation: str) -> tuple[Any, ...]:
+        """Everything an answer depends on; the generation first, so a new index never sees old answers."""
+        turns = tuple((t.question, t.answer, tuple(t.speakers)) for t in self.history)
+        return (
+            generation,
+            self.question.strip(),
+            self.top_k,
+            self.mode,
+            (self.speaker or "").strip(),
+            (self.document or "").strip(),
+            turns,
+        )
+
+
+def _checked_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("question must be a string")
+    text = question.strip()
+    if not text:
+        raise QuestionError("question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"question is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}")
+    if not _encodable(text):
+        raise QuestionError("question is not valid Unicode text (it contains a lone surrogate)")
+    return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -35,7 +117,7 @@ class Quote:
     paragraph_id: str
     document: str
     score: float
-    kind: str = "speech"  # "speech" | "editor_note"
+    kind: ParagraphKind = "speech"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +132,7 @@ class Answer:
     answer: str
     quotes: tuple[Quote, ...]
     language: Language
-    intent: str = "single"  # "single" | "who" | "multi" | "followup-more"
+    intent: Intent = "single"
     closest: tuple[Quote, ...] = ()  # when not found: nearest passages, explicitly not an answer
     speakers: tuple[str, ...] = ()  # speakers quoted, in order (feeds the next turn's history)
     resolved_question: str = ""  # the question after follow-up resolution (== question when none)

@@ -12,7 +12,8 @@ import numpy as np
 
 from rag.corpus import Chunk
 from rag.index.load import Index
-from rag.settings import SearchMode, Settings
+from rag.settings import Settings
+from rag.vocabulary import SearchMode
 
 
 @dataclass(frozen=True)

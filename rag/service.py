@@ -16,17 +16,17 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
-from typing import Any
 
-from rag.answer import ask as ask_question
+from rag.answer import ask
 from rag.embedding import Embedder
 from rag.errors import RagError
 from rag.index.generations import current_generation
 from rag.index.load import Index, load_index
-from rag.records import Answer, HistoryTurn
-from rag.settings import SearchMode, Settings
+from rag.records import Answer, AskRequest
+from rag.settings import Settings
+from rag.vocabulary import ServiceState
 
 log = logging.getLogger("rag.service")
 WARM_UP_QUESTION = "中国移动目前全国客户规模有多少？ What did they say?"
@@ -88,25 +88,11 @@ class ServiceStatus:
     """What /readyz reports: ready once a verified index is loaded."""
 
     ready: bool
-    state: str  # "ready" | "loading" | "missing" | "failed"
+    state: ServiceState
     generation: str | None
     chunks: int
     documents: int
     loading: str | None  # generation being loaded in the background, if any
-
-
-def cache_key(
-    generation: str,
-    question: str,
-    top_k: int,
-    mode: str,
-    speaker: str | None,
-    document: str | None,
-    history: Sequence[HistoryTurn],
-) -> tuple[Any, ...]:
-    """Everything an answer depends on; the generation first, so a new index never sees old answers."""
-    turns = tuple((t.question, t.answer, tuple(t.speakers)) for t in history)
-    return (generation, question.strip(), top_k, mode, (speaker or "").strip(), (document or "").strip(), turns)
 
 
 class Service:
@@ -121,7 +107,7 @@ class Service:
         self._loader: threading.Thread | None = None
         self._loading_name: str | None = None
         self._failed_name: str | None = None
-        self._state = "ready" if index is not None else "loading"
+        self._state: ServiceState = "ready" if index is not None else "loading"
         self._next_check = 0.0
         self._ready = threading.Event()
         if index is not None:
@@ -263,59 +249,23 @@ class Service:
     def _warm_up(self, index: Index) -> None:
         """Answer one question before serving: the first call pays for lazy model and tokenizer set-up."""
         started = time.perf_counter()
-        ask_question(index, WARM_UP_QUESTION, self.settings, top_k=1)
+        ask(index, AskRequest(WARM_UP_QUESTION, top_k=1), self.settings)
         log.debug("warm-up answered in %.0f ms", (time.perf_counter() - started) * 1000)
 
     # ------------------------------------------------------------ answering
 
-    def ask(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        mode: SearchMode | None = None,
-        speaker: str | None = None,
-        document: str | None = None,
-        history: Sequence[HistoryTurn] = (),
-        index: Index | None = None,
-    ) -> Answer:
-        """Answer a question (from the cache when the same question was answered on this generation)."""
-        return self.serve(
-            question, top_k=top_k, mode=mode, speaker=speaker, document=document, history=history, index=index
-        ).answer
-
-    def serve(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        mode: SearchMode | None = None,
-        speaker: str | None = None,
-        document: str | None = None,
-        history: Sequence[HistoryTurn] = (),
-        index: Index | None = None,
-    ) -> Served:
-        """Like `ask`, and says whether the answer came from the cache (its timings then show the lookup only)."""
+    def ask(self, request: AskRequest, *, index: Index | None = None) -> Served:
+        """Answer a request from `index` (default: the serving one), from the cache when this generation answered
+        the same request before (a cached answer's timings show the lookup only)."""
         started = time.perf_counter()
         index = index if index is not None else self.index()
-        top_k = top_k or self.settings.top_k
-        mode = mode or self.settings.mode
-        history = tuple(history)
-        key = cache_key(index.generation, question, top_k, mode, speaker, document, history)
+        request = request.with_defaults(self.settings.top_k, self.settings.mode)
+        key = request.cache_key(index.generation)
         hit = self.cache.get(key)
         if hit is not None:
             elapsed = (time.perf_counter() - started) * 1000
             timings = {"embed": 0.0, "search": 0.0, "answer": 0.0, "total": elapsed}
             return Served(replace(hit, timings_ms=timings), cached=True)
-        answer = ask_question(
-            index,
-            question,
-            self.settings,
-            top_k=top_k,
-            mode=mode,
-            speaker=speaker,
-            document=document,
-            history=history,
-        )
+        answer = ask(index, request, self.settings)
         self.cache.put(key, answer)
         return Served(answer, cached=False)

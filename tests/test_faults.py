@@ -44,7 +44,7 @@ from rag.cli import main as rag_cli
 from rag.index.generations import CURRENT, current_generation, publish
 from rag.ingest.records import Upload
 from rag.ingest.store import add_documents
-from rag.records import Quote
+from rag.records import AskRequest, Quote
 from rag.service import Service
 from rag.verify import quote_problem
 
@@ -116,7 +116,7 @@ def check_serving_and_clean_start(settings: Settings) -> Index:
     try:
         assert service.wait_ready(60), service.status()
         assert service.status().generation == serving
-        answer = service.ask(QUESTION)
+        answer = service.ask(AskRequest(QUESTION)).answer
         for q in (*answer.quotes, *answer.closest):
             assert quote_problem(index, q) is None
     finally:

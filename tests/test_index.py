@@ -239,7 +239,9 @@ def test_sentence_token_cache_stays_bounded_under_concurrent_use(index, monkeypa
 def test_the_readme_layout_table_is_the_one_the_format_defines() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     table = readme.split("<!-- index-layout -->\n", 1)[1].split("\n<!-- /index-layout -->", 1)[0]
-    assert table == layout_table(), "regenerate it: python -c 'from rag.index.layout import layout_table; print(layout_table())'"
+    assert table == layout_table(), (
+        "regenerate it: python -c 'from rag.index.layout import layout_table; print(layout_table())'"
+    )
 
 
 def test_every_file_a_generation_holds_is_in_the_layout(index) -> None:

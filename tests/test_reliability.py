@@ -36,6 +36,7 @@ from server_support import (
 from app.main import create_app
 from rag import Index, Settings
 from rag.index.generations import CURRENT, current_generation, publish
+from rag.records import AskRequest
 from rag.service import Service
 
 QUESTIONS = [
@@ -309,7 +310,7 @@ def test_a_replaced_generation_is_released(settings: Settings, built: Path, tmp_
     try:
         assert service.wait_ready(120)
         old = weakref.ref(service.index())
-        service.ask("张平安如何看待马栏山？")
+        service.ask(AskRequest("张平安如何看待马栏山？"))
         new = serving[:-6] + "0new00"
         shutil.copytree(index_dir / serving, index_dir / new)
         manifest = json.loads((index_dir / new / "manifest.json").read_text(encoding="utf-8"))
@@ -318,7 +319,7 @@ def test_a_replaced_generation_is_released(settings: Settings, built: Path, tmp_
         publish(index_dir, index_dir / new)
         service.refresh(force=True, wait=True)
         assert service.status().generation == new
-        service.ask("张平安如何看待马栏山？")
+        service.ask(AskRequest("张平安如何看待马栏山？"))
         gc.collect()
         assert old() is None, "the replaced generation is still referenced"
     finally:

@@ -11,6 +11,7 @@ import pytest
 
 from rag import HistoryTurn, Index, Settings
 from rag.index.generations import CURRENT, current_generation, publish
+from rag.records import AskRequest
 from rag.service import AnswerCache, NotReady, Service
 
 QUESTION = "中国移动目前全国客户规模有多少？"
@@ -49,16 +50,16 @@ def loaded(service: Service, timeout: float = 60) -> None:
 
 def test_cache_key_includes_every_input(settings: Settings, index: Index) -> None:
     service = Service(settings, index=index)
-    first = service.serve(QUESTION, top_k=2)
+    first = service.ask(AskRequest(QUESTION, top_k=2))
     assert first.cached is False
-    again = service.serve("  " + QUESTION + " ", top_k=2)
+    again = service.ask(AskRequest("  " + QUESTION + " ", top_k=2))
     assert again.cached is True and again.answer.quotes == first.answer.quotes
     assert again.answer.timings_ms["embed"] == 0.0
     history = [HistoryTurn("张平安如何看待马栏山？", "…", ("张平安",))]
-    assert service.serve(QUESTION, top_k=2, history=history).cached is False
-    assert service.serve(QUESTION, top_k=2, mode="bm25").cached is False
-    assert service.serve(QUESTION, top_k=2, speaker="张冬").cached is False
-    assert service.serve(QUESTION, top_k=2, history=history).cached is True
+    assert service.ask(AskRequest(QUESTION, top_k=2, history=history)).cached is False
+    assert service.ask(AskRequest(QUESTION, top_k=2, mode="bm25")).cached is False
+    assert service.ask(AskRequest(QUESTION, top_k=2, speaker="张冬")).cached is False
+    assert service.ask(AskRequest(QUESTION, top_k=2, history=history)).cached is True
 
 
 def test_cache_is_bounded_lru() -> None:
@@ -82,18 +83,18 @@ def test_new_generation_is_swapped_in_and_requests_keep_theirs(settings: Setting
         loaded(service)
         assert service.status().generation == serving
         before = service.index()  # a request in flight holds this reference
-        answer = service.ask(QUESTION)
+        answer = service.ask(AskRequest(QUESTION)).answer
         assert answer.generation == serving
-        assert service.serve(QUESTION).cached is True
+        assert service.ask(AskRequest(QUESTION)).cached is True
 
         publish(private.index_dir, private.index_dir / new)
         service.refresh(force=True, wait=True)
         assert service.status().generation == new
-        after = service.ask(QUESTION)
+        after = service.ask(AskRequest(QUESTION)).answer
         assert after.generation == new  # the cache key holds the generation: no stale answer
-        assert service.serve(QUESTION).cached is True
+        assert service.ask(AskRequest(QUESTION)).cached is True
         # The request that started before the swap is answered wholly from its own generation.
-        assert service.ask("张平安如何看待马栏山？", index=before).generation == serving
+        assert service.ask(AskRequest("张平安如何看待马栏山？"), index=before).answer.generation == serving
         assert before.generation == serving
     finally:
         service.stop()
@@ -112,7 +113,7 @@ def test_a_broken_generation_never_replaces_the_serving_one(
             service.refresh(force=True, wait=True)
         assert service.status().generation == serving and service.status().ready
         assert any(new in r.getMessage() for r in caplog.records)
-        assert service.ask(QUESTION).found
+        assert service.ask(AskRequest(QUESTION)).answer.found
         # Not retried on every request: only a newer generation is tried again.
         service.refresh()
         assert service.status().loading is None

@@ -15,7 +15,8 @@ from rag.errors import RagError
 from rag.eval.gold import GoldQuestion
 from rag.eval.grading import Observation, observation_from_json
 from rag.index.load import Index
-from rag.settings import SearchMode, Settings
+from rag.settings import Settings
+from rag.vocabulary import SearchMode
 
 
 def request_body(question: GoldQuestion, mode: str, top_k: int) -> dict[str, Any]:

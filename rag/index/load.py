@@ -40,6 +40,7 @@ from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.index.layout import EmbedderRef, Manifest
 from rag.settings import Settings
 from rag.speakers import SpeakerRegistry
+from rag.vocabulary import IndexStatus
 
 log = logging.getLogger("rag.index")
 T = TypeVar("T")
@@ -241,7 +242,7 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
     )
 
 
-def index_status(settings: Settings, embedder_id: str | None = None) -> str:
+def index_status(settings: Settings, embedder_id: str | None = None) -> IndexStatus:
     """Why the index needs building: "missing", "format-changed", "corpus-changed", "embedder-changed",
     "unreadable", or "ok"."""
     try:
