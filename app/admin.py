@@ -21,7 +21,7 @@ from app.deps import ServiceDep, SettingsDep
 from rag import Settings
 from rag.errors import Conflict, CorpusError, IngestError, StoreBroken, TooLarge, UnknownDocument
 from rag.ingest.check import SLUG
-from rag.ingest.records import Fields, Upload
+from rag.ingest.records import DocumentSummary, Fields, Upload
 from rag.ingest.store import add_documents, remove_document
 
 log = logging.getLogger("app.admin")
@@ -29,21 +29,9 @@ log = logging.getLogger("app.admin")
 FORM_FIELDS = ("title", "date", "source", "slug")
 
 
-class AdminDocument(BaseModel):
-    slug: str
-    title: str
-    date: str
-    source: str
-    format: str
-    file: str
-    speakers: list[str]
-    paragraphs: int
-    editor_note: int
-
-
 class AddedOut(BaseModel):
     status: str  # "added" | "duplicate"
-    document: AdminDocument
+    document: DocumentSummary
     generation: str | None
     embedded: int
     reused: int
@@ -51,7 +39,7 @@ class AddedOut(BaseModel):
 
 class RemovedOut(BaseModel):
     status: str  # "removed"
-    document: AdminDocument
+    document: DocumentSummary
     generation: str
 
 

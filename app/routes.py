@@ -25,14 +25,12 @@ from app.schemas import (
     FeedbackResponse,
     Health,
     Readiness,
-    SpeakerOut,
-    SpeechOut,
 )
 from rag import Index, Settings, records
 from rag.feedback import Feedback, QuestionRecord
 from rag.records import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS
 from rag.service import Served
-from rag.views import document_ref, speaker_summaries, speech_in_context
+from rag.views import DocumentRef, SpeakerSummary, SpeechView, speaker_summaries, speech_in_context
 
 log = logging.getLogger("app.ask")
 APP_DIR = Path(__file__).resolve().parent
@@ -92,7 +90,9 @@ def _response(served: Served, ask_id: str, index: Index) -> dict[str, Any]:
     cited = dict.fromkeys(q.document for q in (*answer.quotes, *answer.closest))  # in order of citation
     data["ask_id"] = ask_id
     data["cached"] = served.cached
-    data["documents"] = {slug: document_ref(doc) for slug in cited if (doc := index.document(slug)) is not None}
+    data["documents"] = {
+        slug: DocumentRef.of(doc).to_json() for slug in cited if (doc := index.document(slug)) is not None
+    }
     return data
 
 
@@ -139,20 +139,20 @@ def _question_record(request: records.AskRequest, served: Served, ask_id: str, l
     )
 
 
-def _speakers(index: Index) -> list[dict[str, Any]]:
+def _speakers(index: Index) -> list[SpeakerSummary]:
     """speaker_summaries, made once per generation."""
     return index.memo("speaker_summaries", lambda: speaker_summaries(index))
 
 
-@api.get("/speakers", response_model=list[SpeakerOut], responses=ERRORS, tags=["corpus"], summary="Every speaker")
-def speakers(index: IndexDep) -> list[dict[str, Any]]:
+@api.get("/speakers", response_model=list[SpeakerSummary], responses=ERRORS, tags=["corpus"], summary="Every speaker")
+def speakers(index: IndexDep) -> list[SpeakerSummary]:
     """Name, title, organisation, their English forms, aliases, documents and paragraph count."""
     return _speakers(index)
 
 
 @api.get(
     "/speeches/{key}",
-    response_model=SpeechOut,
+    response_model=SpeechView,
     responses={**ERRORS, 404: {"model": ErrorResponse, "description": "No such speaker or document."}},
     tags=["corpus"],
     summary="A full speech, by speaker or document",
@@ -201,24 +201,7 @@ def readyz(service: ServiceDep) -> Any:
 def feedback(body: FeedbackRequest, store: FeedbackDep) -> dict[str, Any]:
     """Stored with the question, the answer's quote ids, latency and time. Sending again with the same
     `ask_id` updates the row (change of mind, or a comment added after the click)."""
-    row_id = store.record_feedback(
-        Feedback(
-            ask_id=body.ask_id,
-            rating=body.rating,
-            question=body.question,
-            comment=body.comment,
-            resolved_question=body.resolved_question,
-            answer=body.answer,
-            found=body.found,
-            quote_ids=tuple(body.quote_ids),
-            speaker=body.speaker,
-            document=body.document,
-            language=body.language,
-            latency_ms=body.latency_ms,
-            server_ms=body.server_ms,
-            generation=body.generation,
-        )
-    )
+    row_id = store.record_feedback(Feedback(**{**body.model_dump(), "quote_ids": tuple(body.quote_ids)}))
     return {"id": row_id, "ask_id": body.ask_id, "rating": body.rating}
 
 
@@ -240,7 +223,7 @@ def chat_page(request: Request, service: ServiceDep, settings: SettingsDep) -> H
     lang = pick_language(request.headers.get("accept-language"))
     speaker_rows: list[dict[str, Any]] = []
     if service.ready:
-        speaker_rows = _speakers(service.index())
+        speaker_rows = [s.to_json() for s in _speakers(service.index())]
     boot = {
         "lang": lang,
         "strings": STRINGS,

@@ -16,8 +16,10 @@ from rag.records import (
     MAX_TOP_K,
     MIN_TOP_K,
     HistoryTurn,
+    Quote,
 )
-from rag.vocabulary import Intent, Language, ParagraphKind, Rating, SearchMode, ServiceState
+from rag.views import DocumentRef
+from rag.vocabulary import Intent, Language, Rating, SearchMode, ServiceState
 
 # A question must hold a character that is not white space as Python strips it (str.strip also removes
 # \x1c-\x1f and \x85, which JSON Schema's \s does not): the schema then says exactly what the server accepts.
@@ -101,26 +103,6 @@ class AskRequest(Strict):
         )
 
 
-class QuoteOut(BaseModel):
-    """A verbatim excerpt (`text` == `paragraph[start:end]`) and who said it."""
-
-    text: str
-    paragraph: str
-    start: int
-    end: int
-    speaker: str
-    title: str
-    organization: str
-    speaker_en: str
-    organization_en: str
-    title_en: str
-    headline: str
-    paragraph_id: str
-    document: str
-    score: float
-    kind: ParagraphKind
-
-
 class Timings(BaseModel):
     """Milliseconds spent on this request (a cached answer shows only the lookup)."""
 
@@ -128,17 +110,6 @@ class Timings(BaseModel):
     search: float
     answer: float
     total: float
-
-
-class DocumentRef(BaseModel):
-    """What a citation of a quote names: the document's title, source and date."""
-
-    slug: str
-    title: str
-    subtitle: str
-    source: str
-    source_en: str = Field(description="The source's English name; empty when the metadata gives none.")
-    date: str
 
 
 class AskResponse(BaseModel):
@@ -151,8 +122,8 @@ class AskResponse(BaseModel):
     intent: Intent = Field(
         description="single (one quote), who (who said it), multi (one per speaker), more (more of a speaker)"
     )
-    quotes: list[QuoteOut] = Field(description="Best first; empty when not found.")
-    closest: list[QuoteOut] = Field(description="When not found: the nearest passages, explicitly NOT an answer.")
+    quotes: list[Quote] = Field(description="Best first; empty when not found.")
+    closest: list[Quote] = Field(description="When not found: the nearest passages, explicitly NOT an answer.")
     speakers: list[str] = Field(description="Speakers quoted, in order (the next turn's history needs them).")
     resolved_question: str
     generation: str = Field(description="The index generation that answered.")
@@ -162,59 +133,10 @@ class AskResponse(BaseModel):
     documents: dict[str, DocumentRef] = Field(description="The documents the quotes come from, by slug.")
 
 
-class SpeakerOut(BaseModel):
-    name: str
-    title: str
-    organization: str
-    name_en: str
-    title_en: str
-    organization_en: str
-    aliases: list[str]
-    documents: list[str]
-    paragraphs: int
-
-
-class DocumentOut(BaseModel):
-    slug: str
-    title: str
-    subtitle: str
-    source: str
-    source_en: str
-    date: str
-    event: dict[str, str]
-    speakers: list[str]
-    paragraphs: int
-
-
-class ParagraphOut(BaseModel):
-    id: str
-    number: int
-    document: str
-    speaker: str
-    title: str
-    organization: str
-    headline: str
-    kind: str
-    text: str
-
-
-class SpeechOut(BaseModel):
-    """A speaker's whole speech (or a whole document), paragraphs in order with their ids."""
-
-    key: str
-    title: str
-    speaker: str | None
-    speaker_en: str | None
-    organization: str | None
-    organization_en: str | None
-    speaker_title: str | None
-    documents: list[str]
-    document_info: list[DocumentOut]
-    paragraphs: list[ParagraphOut]
-
-
 class FeedbackRequest(Strict):
-    """👍/👎 on one answer; sending again with the same ask_id updates it (e.g. to add a comment)."""
+    """👍/👎 on one answer; sending again with the same ask_id updates it (e.g. to add a comment).
+
+    Its fields are rag.feedback.Feedback's, with the limits a request body must keep."""
 
     ask_id: AskId = Field(description="The ask_id POST /ask returned.")
     rating: Rating

@@ -62,17 +62,11 @@ def _quote(index: Index, hit: Hit, result: SearchResult, settings: Settings, top
     tokens = topic or result.tokens
     excerpt = choose_excerpt(index, hit.row, result.query_vector, tokens, settings.max_excerpt_sentences)
     return Quote(
+        **chunk.speaker_fields(),
         text=chunk.text[excerpt.start : excerpt.end],
         paragraph=chunk.text,
         start=excerpt.start,
         end=excerpt.end,
-        speaker=chunk.speaker,
-        title=chunk.title,
-        organization=chunk.organization,
-        speaker_en=chunk.speaker_en,
-        organization_en=chunk.organization_en,
-        title_en=chunk.title_en,
-        headline=chunk.headline,
         paragraph_id=chunk.id,
         document=chunk.document,
         score=round(hit.score, 6),

@@ -12,7 +12,7 @@ from typing import Any
 from rag.errors import CorpusError
 from rag.parsers import parse_source, source_suffixes
 from rag.parsers.records import ParsedParagraph
-from rag.speakers import EDITOR, EDITOR_EN, Speaker
+from rag.speakers import EDITOR, EDITOR_EN, Speaker, SpeakerFields
 from rag.textutil import join_layout_lines
 from rag.vocabulary import ParagraphKind
 
@@ -24,20 +24,13 @@ _ORG_SPLIT = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
-class Chunk:
+class Chunk(SpeakerFields):
     """One speaker paragraph: the unit of retrieval and the only source of quotes."""
 
     id: str
     document: str
     number: int
     kind: ParagraphKind
-    speaker: str
-    title: str
-    organization: str
-    speaker_en: str
-    organization_en: str
-    title_en: str
-    headline: str
     text: str
     start: int  # offset of the paragraph in its speech's text
     end: int

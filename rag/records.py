@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from rag.errors import QuestionError
+from rag.speakers import SpeakerFields
 from rag.vocabulary import Intent, Language, ParagraphKind, SearchMode
 
 MAX_QUESTION_CHARS = 1000
@@ -100,20 +101,13 @@ def _encodable(text: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Quote:
-    """A verbatim excerpt of one paragraph, attributed to the paragraph's speaker."""
+class Quote(SpeakerFields):
+    """A verbatim excerpt (`text` == `paragraph[start:end]`) of one paragraph, and who said it."""
 
     text: str  # exact substring of `paragraph`
     paragraph: str  # the whole paragraph, for context
     start: int  # offsets of `text` in `paragraph`
     end: int
-    speaker: str
-    title: str
-    organization: str
-    speaker_en: str
-    organization_en: str
-    title_en: str
-    headline: str
     paragraph_id: str
     document: str
     score: float

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from rag.textutil import normalize_for_match
@@ -12,6 +12,23 @@ from rag.vocabulary import SpeakerKind
 
 EDITOR = "编者按"
 EDITOR_EN = "Editor's note"
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerFields:
+    """How a paragraph or a quote names who said it: the fields Chunk and Quote (and the API's quotes) share."""
+
+    speaker: str
+    title: str
+    organization: str
+    speaker_en: str
+    organization_en: str
+    title_en: str
+    headline: str  # the section headline the words stand under ("" when none)
+
+    def speaker_fields(self) -> dict[str, str]:
+        """These fields alone, to pass on to another record that names the same speaker."""
+        return {f.name: getattr(self, f.name) for f in fields(SpeakerFields)}
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,103 @@
-"""Read-only views of a loaded index that the CLI and the web app share (speakers, speeches)."""
+"""Read-only views of a loaded index that the CLI and the web app share: speakers, documents, whole speeches.
+
+Each view is a record; the HTTP API's response schemas are these records themselves.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from rag.corpus import Chunk, DocumentInfo
 from rag.index.load import Index
+from rag.vocabulary import ParagraphKind
+
+
+@dataclass(frozen=True)
+class SpeakerSummary:
+    """A speaker (not the editor) with title, organisation, English forms, aliases, documents, paragraph count."""
+
+    name: str
+    title: str
+    organization: str
+    name_en: str
+    title_en: str
+    organization_en: str
+    aliases: list[str]
+    documents: list[str]
+    paragraphs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """What a citation of a quote names: the document's title, source (and its English name) and date."""
+
+    slug: str
+    title: str
+    subtitle: str
+    source: str
+    source_en: str  # the source's English name; empty when the metadata gives none
+    date: str
+
+    @classmethod
+    def of(cls, d: DocumentInfo) -> DocumentRef:
+        return cls(d.slug, d.title, d.subtitle, d.source, d.source_en, d.date)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DocumentView(DocumentRef):
+    """A document's citation fields with its event, speakers and paragraph count."""
+
+    event: dict[str, str] = field(default_factory=dict)
+    speakers: list[str] = field(default_factory=list)
+    paragraphs: int = 0
+
+
+@dataclass(frozen=True)
+class ParagraphView:
+    """One paragraph of a speech or document, with the id a quote cites."""
+
+    id: str
+    number: int
+    document: str
+    speaker: str
+    title: str
+    organization: str
+    headline: str
+    kind: ParagraphKind
+    text: str
+
+    @classmethod
+    def of(cls, c: Chunk) -> ParagraphView:
+        return cls(c.id, c.number, c.document, c.speaker, c.title, c.organization, c.headline, c.kind, c.text)
+
+
+@dataclass(frozen=True)
+class SpeechView:
+    """A speaker's whole speech (or a whole document), paragraphs in order with their ids."""
+
+    key: str
+    title: str
+    speaker: str | None
+    speaker_en: str | None
+    organization: str | None
+    organization_en: str | None
+    speaker_title: str | None
+    documents: list[str]
+    paragraphs: list[ParagraphView]
+    document_info: list[DocumentView] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _rows(index: Index, rows_by: dict[str, np.ndarray], key: str) -> list[Chunk]:
@@ -16,7 +105,7 @@ def _rows(index: Index, rows_by: dict[str, np.ndarray], key: str) -> list[Chunk]
     return [index.chunks[int(row)] for row in rows_by.get(key, ())]
 
 
-def speaker_summaries(index: Index) -> list[dict[str, Any]]:
+def speaker_summaries(index: Index) -> list[SpeakerSummary]:
     """Every speaker (not the editor) with title, organisation, English forms and paragraph count."""
     rows = []
     for s in index.registry.speakers:
@@ -24,22 +113,22 @@ def speaker_summaries(index: Index) -> list[dict[str, Any]]:
             continue
         chunks = [c for c in _rows(index, index.rows_by_speaker, s.name) if c.organization == s.organization]
         rows.append(
-            {
-                "name": s.name,
-                "title": s.title,
-                "organization": s.organization,
-                "name_en": s.name_en,
-                "title_en": s.title_en,
-                "organization_en": s.organization_en,
-                "aliases": list(s.org_names()),
-                "documents": sorted({c.document for c in chunks}),
-                "paragraphs": len(chunks),
-            }
+            SpeakerSummary(
+                name=s.name,
+                title=s.title,
+                organization=s.organization,
+                name_en=s.name_en,
+                title_en=s.title_en,
+                organization_en=s.organization_en,
+                aliases=list(s.org_names()),
+                documents=sorted({c.document for c in chunks}),
+                paragraphs=len(chunks),
+            )
         )
     return rows
 
 
-def speech(index: Index, key: str) -> dict[str, Any] | None:
+def speech(index: Index, key: str) -> SpeechView | None:
     """A full speech by speaker name/alias, or a whole document by slug; None when nothing matches."""
     key = key.strip()
     doc = index.document(key)
@@ -55,46 +144,21 @@ def speech(index: Index, key: str) -> dict[str, Any] | None:
         title = chunks[0].headline if chunks else ""
     if not chunks:
         return None
-    first = chunks[0]
-    return {
-        "key": key,
-        "title": title,
-        "speaker": first.speaker if doc is None else None,
-        "speaker_en": first.speaker_en if doc is None else None,
-        "organization": first.organization if doc is None else None,
-        "organization_en": first.organization_en if doc is None else None,
-        "speaker_title": first.title if doc is None else None,
-        "documents": sorted({c.document for c in chunks}),
-        "paragraphs": [
-            {
-                "id": c.id,
-                "number": c.number,
-                "document": c.document,
-                "speaker": c.speaker,
-                "title": c.title,
-                "organization": c.organization,
-                "headline": c.headline,
-                "kind": c.kind,
-                "text": c.text,
-            }
-            for c in chunks
-        ],
-    }
+    first = chunks[0] if doc is None else None
+    return SpeechView(
+        key=key,
+        title=title,
+        speaker=first.speaker if first else None,
+        speaker_en=first.speaker_en if first else None,
+        organization=first.organization if first else None,
+        organization_en=first.organization_en if first else None,
+        speaker_title=first.title if first else None,
+        documents=sorted({c.document for c in chunks}),
+        paragraphs=[ParagraphView.of(c) for c in chunks],
+    )
 
 
-def document_ref(d: DocumentInfo) -> dict[str, Any]:
-    """What a citation of a quote names: the document's title, source (and its English name) and date."""
-    return {
-        "slug": d.slug,
-        "title": d.title,
-        "subtitle": d.subtitle,
-        "source": d.source,
-        "source_en": d.source_en,
-        "date": d.date,
-    }
-
-
-def document_summaries(index: Index, slugs: Collection[str] | None = None) -> list[dict[str, Any]]:
+def document_summaries(index: Index, slugs: Collection[str] | None = None) -> list[DocumentView]:
     """Documents (all, or those in `slugs`) with their citation fields, event, speakers and paragraph count."""
     out = []
     for d in index.documents:
@@ -102,15 +166,15 @@ def document_summaries(index: Index, slugs: Collection[str] | None = None) -> li
             continue
         chunks = _rows(index, index.rows_by_document, d.slug)
         speakers = list(dict.fromkeys(c.speaker for c in chunks if c.kind == "speech"))
-        out.append({**document_ref(d), "event": dict(d.event), "speakers": speakers, "paragraphs": len(chunks)})
+        out.append(
+            DocumentView(**asdict(DocumentRef.of(d)), event=dict(d.event), speakers=speakers, paragraphs=len(chunks))
+        )
     return out
 
 
-def speech_in_context(index: Index, key: str) -> dict[str, Any] | None:
+def speech_in_context(index: Index, key: str) -> SpeechView | None:
     """`speech` plus the citation fields of each document it spans (for a reader's side panel)."""
     found = speech(index, key)
     if found is None:
         return None
-    wanted = set(found["documents"])
-    found["document_info"] = document_summaries(index, wanted)
-    return found
+    return SpeechView(**{**found.__dict__, "document_info": document_summaries(index, set(found.documents))})

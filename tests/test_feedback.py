@@ -166,3 +166,12 @@ def test_rag_feedback_export_without_a_database(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "No feedback database" in result.output
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_the_feedback_request_carries_exactly_the_feedback_record_fields() -> None:
+    from dataclasses import fields
+
+    from app.schemas import FeedbackRequest
+    from rag.feedback import Feedback
+
+    assert set(FeedbackRequest.model_fields) == {f.name for f in fields(Feedback)}

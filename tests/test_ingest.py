@@ -164,8 +164,8 @@ def test_a_speaker_is_one_person_across_documents(store: Settings) -> None:
     assert {(c.title, c.organization, c.speaker_en) for c in chunks} == {
         ("董事长", "科大讯飞股份有限公司", "Liu Qingfeng")
     }
-    summary = next(r for r in speaker_summaries(index) if r["name"] == "刘庆峰")
-    assert summary["documents"] == ["ai-culture", "jsonl-forum", "wenhua-keji-zuotanhui"]
+    summary = next(r for r in speaker_summaries(index) if r.name == "刘庆峰")
+    assert summary.documents == ["ai-culture", "jsonl-forum", "wenhua-keji-zuotanhui"]
     (li,) = index.registry.get("李华")
     assert (li.title, li.organization, li.name_en) == ("馆长", "长沙市文化馆", "")
 

@@ -119,12 +119,11 @@ def speakers(ctx: Context, as_json: bool) -> None:
         index = load_for_query(ctx.settings)
         rows = speaker_summaries(index)
         if as_json:
-            click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+            click.echo(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=2))
             return
         for r in rows:
             click.echo(
-                f"{r['name']}  {r['organization']} {r['title']}  "
-                f"({r['name_en']}, {r['organization_en']})  {r['paragraphs']} paragraphs"
+                f"{r.name}  {r.organization} {r.title}  ({r.name_en}, {r.organization_en})  {r.paragraphs} paragraphs"
             )
 
     run_guarded(body)
