@@ -6,12 +6,12 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from support.html import parse_html
 
 from app.main import create_app
 from app.middleware import BodyLimit, LoadShedding
@@ -373,32 +373,6 @@ def test_speech_by_document_and_unknown_key(client: TestClient) -> None:
 # ---------------------------------------------------------------- headers, CORS, pages
 
 
-class PageParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.script_bodies: list[str] = []
-        self._in_script = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-        self._in_script = tag == "script"
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            self._in_script = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_script:
-            self.script_bodies.append(data)
-
-
-def parse(html: str) -> PageParser:
-    parser = PageParser()
-    parser.feed(html)
-    return parser
-
-
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
@@ -436,7 +410,7 @@ def test_pages_have_a_strict_csp_and_no_inline_script(client: TestClient) -> Non
         assert csp["script-src"] == "'self'"
         assert csp["frame-ancestors"] == "'none'"
         assert "unsafe" not in r.headers["content-security-policy"]
-        page = parse(r.text)
+        page = parse_html(r.text)
         for tag, attrs in page.tags:
             assert not any(name.startswith("on") for name in attrs), (tag, attrs)
             assert "style" not in attrs, (tag, attrs)
@@ -450,14 +424,14 @@ def test_pages_have_a_strict_csp_and_no_inline_script(client: TestClient) -> Non
 
 
 def test_the_chat_page_embeds_its_data_as_json_not_script(client: TestClient) -> None:
-    page = parse(client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text)
+    page = parse_html(client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text)
     html_tag = next(attrs for tag, attrs in page.tags if tag == "html")
     assert html_tag["lang"] == "zh-CN"
     boot = json.loads(page.script_bodies[-1])
     assert boot["limits"] == {"question": 1000, "history": 20, "body": 65_536}
     assert len(boot["speakers"]) == 9
     assert set(boot["strings"]) == {"zh", "en"} and set(boot["strings"]["zh"]) == set(boot["strings"]["en"])
-    english = parse(client.get("/", headers={"Accept-Language": "en-GB,en;q=0.8"}).text)
+    english = parse_html(client.get("/", headers={"Accept-Language": "en-GB,en;q=0.8"}).text)
     assert next(attrs for tag, attrs in english.tags if tag == "html")["lang"] == "en"
 
 

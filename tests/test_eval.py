@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.html import Page, parse_html
 
 from rag import Index, Settings, load_corpus
 from rag.cli import main
@@ -277,27 +277,15 @@ def test_http_client_sends_the_history_and_retries_when_busy() -> None:
 # ---------------------------------------------------------------- `rag eval` end to end, on a subset
 
 
-class _Resources(HTMLParser):
-    """Collects anything a browser would fetch from elsewhere."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.external: list[str] = []
-        self.svgs = 0
-        self.failures = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.svgs += tag == "svg"
-        self.failures += tag == "div" and ("class", "q fail-item") in attrs
-        if tag in ("script", "link", "iframe", "object", "embed"):
-            self.external.append(tag)
-        for name, value in attrs:
+def external_resources(page: Page) -> list[str]:
+    """Anything a browser would fetch from elsewhere."""
+    out = [tag for tag, _ in page.tags if tag in ("script", "link", "iframe", "object", "embed")]
+    for tag, attrs in page.tags:
+        for name, value in attrs.items():
             if name in ("src", "href", "srcset", "data", "action") and value and not value.startswith("#"):
-                self.external.append(f"{tag} {name}={value}")
-
-    def handle_data(self, data: str) -> None:
-        if "url(" in data or "@import" in data:
-            self.external.append(data[:80])
+                out.append(f"{tag} {name}={value}")
+    out += [t.data[:80] for t in page.texts if "url(" in t.data or "@import" in t.data]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -359,13 +347,12 @@ def test_eval_writes_results_for_every_question(cli_run: tuple[Path, str], subse
 def test_report_is_self_contained(cli_run: tuple[Path, str]) -> None:
     out, _ = cli_run
     html = (out / "report.html").read_text(encoding="utf-8")
-    parser = _Resources()
-    parser.feed(html)
-    assert parser.external == []
-    assert parser.svgs >= 3  # hit@k per mode, per type, answers per type, latency
+    page = parse_html(html)
+    assert external_resources(page) == []
+    assert page.count("svg") >= 3  # hit@k per mode, per type, answers per type, latency
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     failed = sum(not q["results"]["hybrid"]["passed"] for q in data["questions"])
-    assert parser.failures == failed
+    assert page.count("div", **{"class": "q fail-item"}) == failed
     assert "Summary" in html and "Failures" in html
 
 

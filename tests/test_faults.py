@@ -21,22 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import kill_support
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from ingest_support import FIXTURES, StableEmbedder, private_store, tree_digest
-from server_support import (
-    PYTHON,
-    RAG,
-    ROOT,
-    copy_store,
-    free_port,
-    save_figures,
-    server_env,
-    server_process,
-    uvicorn_command,
-)
+from support import faults
+from support.embedder import FakeEmbedder
+from support.servers import PYTHON, RAG, ROOT, free_port, save_figures, server_env, server_process, uvicorn_command
+from support.stores import FIXTURES, copy_store, private_store, tree_digest
+from support.waiting import wait_until
 
 from app.main import create_app
 from rag import Index, Settings, build_index, ensure_index, load_index
@@ -66,9 +58,9 @@ def seed(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Path:
     folder = tmp_path_factory.mktemp("fault-seed")
     shutil.copytree(corpus_dir, folder / "corpus")
     settings = Settings(corpus_dir=folder / "corpus", index_dir=folder / "index")
-    build_index(settings, StableEmbedder())
+    build_index(settings, FakeEmbedder())
     add_documents(
-        settings, [Upload("markdown-zh.md", (FIXTURES / "markdown-zh.md").read_bytes())], embedder=StableEmbedder()
+        settings, [Upload("markdown-zh.md", (FIXTURES / "markdown-zh.md").read_bytes())], embedder=FakeEmbedder()
     )
     return folder
 
@@ -82,7 +74,7 @@ def store(tmp_path: Path, seed: Path) -> Settings:
 @pytest.fixture()
 def stable(monkeypatch: pytest.MonkeyPatch) -> None:
     """Everything that asks for the configured embedder gets the stable test embedder."""
-    monkeypatch.setattr("rag.embedding.get_embedder", lambda settings: StableEmbedder())
+    monkeypatch.setattr("rag.embedding.get_embedder", lambda settings: FakeEmbedder())
 
 
 def verified_quotes(index: Index, body: dict[str, Any]) -> None:
@@ -101,17 +93,17 @@ def orphans(index_dir: Path) -> tuple[int, int]:
 
 
 def kill_at(settings: Settings, tmp_path: Path, operation: str, point: str) -> None:
-    """SIGKILL `operation` at `point` (kill_support), counted in this module's report."""
-    kill_support.kill_at(settings, tmp_path, operation, point)
+    """SIGKILL `operation` at `point` (support.faults), counted in this module's report."""
+    faults.kill_at(settings, tmp_path, operation, point)
     FAULTS[f"sigkill {operation} at {point}"] += 1
 
 
 def check_serving_and_clean_start(settings: Settings) -> Index:
     """The generation CURRENT names loads and verifies; a new Service starts on it and answers verified quotes."""
     serving = current_generation(settings.index_dir)
-    index = load_index(settings, StableEmbedder())  # verifies the manifest and every checksum
+    index = load_index(settings, FakeEmbedder())  # verifies the manifest and every checksum
     assert index.generation == serving
-    service = Service(settings, embedder=StableEmbedder())
+    service = Service(settings, embedder=FakeEmbedder())
     service.start()
     try:
         assert service.wait_ready(60), service.status()
@@ -147,7 +139,7 @@ def test_a_build_killed_at_any_point_leaves_a_complete_generation_serving(
     assert {d.slug for d in index.documents} == {"wenhua-keji-zuotanhui", "markdown-zh"}
 
     # The next build (the lock died with the killed process) removes what the killed one left behind.
-    build_index(store, StableEmbedder())
+    build_index(store, FakeEmbedder())
     assert orphans(store.index_dir) == (0, 2)
     assert not list(store.index_dir.glob(f".{CURRENT}.*"))
 
@@ -173,11 +165,11 @@ def test_a_remove_killed_at_any_point_leaves_a_complete_generation_serving(
         assert "markdown-zh" in slugs
 
     # The next start (`rag serve` runs ensure_index) brings the index in line with the store, cleanly.
-    index = ensure_index(store, StableEmbedder())
+    index = ensure_index(store, FakeEmbedder())
     assert {d.slug for d in index.documents} == {"wenhua-keji-zuotanhui"}
     temporary, generations = orphans(store.index_dir)
     assert temporary == 0 and generations <= 3  # a kill after publishing may leave one stale generation…
-    build_index(store, StableEmbedder())
+    build_index(store, FakeEmbedder())
     assert orphans(store.index_dir) == (0, 2)  # …which the next build removes
 
 
@@ -203,9 +195,9 @@ def test_repeated_kills_never_pile_up_orphaned_folders(store: Settings, tmp_path
         )
         assert temporary <= 1 and generations <= 3, counts
         assert current_generation(store.index_dir) == old  # every kill came before publishing
-        assert load_index(store, StableEmbedder()).generation == old
+        assert load_index(store, FakeEmbedder()).generation == old
     save_figures("repeated-kills", {"rounds": counts})
-    index = ensure_index(store, StableEmbedder())  # the added document is in the store: the index catches up
+    index = ensure_index(store, FakeEmbedder())  # the added document is in the store: the index catches up
     assert "zhaideng-plain" in {d.slug for d in index.documents}
     assert orphans(store.index_dir) == (0, 2)
 
@@ -215,7 +207,7 @@ def test_adds_killed_mid_write_leave_no_growing_temporary_files_in_the_store(sto
     for _ in range(3):
         kill_at(store, tmp_path, "add", "corpus-temp")
     add_documents(
-        store, [Upload("zhaideng-plain.txt", (FIXTURES / "zhaideng-plain.txt").read_bytes())], embedder=StableEmbedder()
+        store, [Upload("zhaideng-plain.txt", (FIXTURES / "zhaideng-plain.txt").read_bytes())], embedder=FakeEmbedder()
     )
     leftovers = [p.name for p in store.corpus_dir.iterdir() if p.name.startswith(".")]
     assert len(leftovers) <= 1, leftovers
@@ -273,10 +265,7 @@ def test_a_damaged_index_is_refused_with_the_fix_and_never_served(
 
     with caplog.at_level("ERROR"), TestClient(create_app(store)) as client:
         service: Service = client.app.state.service  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 60
-        while service.status().state not in ("failed", "missing"):
-            assert time.monotonic() < deadline, service.status()
-            time.sleep(0.05)
+        wait_until(lambda: service.status().state in ("failed", "missing"), 60, "the damaged index to be refused")
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["status"] == "failed" and "retry-after" in ready.headers
         asked = client.post("/ask", json={"question": QUESTION})
@@ -287,12 +276,12 @@ def test_a_damaged_index_is_refused_with_the_fix_and_never_served(
         assert refusals and fix in refusals[-1], refusals
 
         # The fix the message names makes the server ready, without a restart.
-        build_index(store, StableEmbedder())
+        build_index(store, FakeEmbedder())
         service.refresh(force=True, wait=True)
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["generation"] == current_generation(store.index_dir)
         body = client.post("/ask", json={"question": QUESTION}).json()
-        verified_quotes(load_index(store, StableEmbedder()), body)
+        verified_quotes(load_index(store, FakeEmbedder()), body)
 
 
 @pytest.mark.parametrize("damage", ["flipped byte in vectors.npy", "a quote changed in a source copy"])
@@ -326,7 +315,7 @@ def test_a_damaged_new_generation_never_replaces_the_serving_one(store: Settings
             assert not any("马拦山" in q["paragraph"] for q in body["quotes"] + body["closest"])
         # Answers are checked against the good generation's own files, which are intact.
     publish(store.index_dir, store.index_dir / good)
-    verified_quotes(load_index(store, StableEmbedder()), body)
+    verified_quotes(load_index(store, FakeEmbedder()), body)
 
 
 def test_a_missing_corpus_is_refused_naming_the_setting_and_the_index_keeps_serving(
@@ -346,7 +335,7 @@ def test_a_missing_corpus_is_refused_naming_the_setting_and_the_index_keeps_serv
         assert client.app.state.service.wait_ready(60)  # type: ignore[attr-defined]
         body = client.post("/ask", json={"question": QUESTION}).json()
         assert body["generation"] == serving and body["found"]
-        verified_quotes(load_index(store, StableEmbedder()), body)
+        verified_quotes(load_index(store, FakeEmbedder()), body)
 
 
 def test_a_corpus_file_removed_by_hand_is_noticed_and_the_index_follows(store: Settings, stable: None) -> None:
@@ -356,7 +345,7 @@ def test_a_corpus_file_removed_by_hand_is_noticed_and_the_index_follows(store: S
     result = CliRunner().invoke(rag_cli, ["ask", QUESTION, "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert "Building the index (the corpus changed)" in result.output
-    index = load_index(store, StableEmbedder())
+    index = load_index(store, FakeEmbedder())
     assert {d.slug for d in index.documents} == {"wenhua-keji-zuotanhui"}
     # The only document gone as well: refused, and the last good index stays as it was.
     before = tree_digest(store.index_dir)
@@ -591,10 +580,7 @@ def test_two_workers_converge_on_the_generation_a_concurrent_add_publishes(
         askers = [threading.Thread(target=ask_forever, daemon=True) for _ in range(2)]
         for t in askers:
             t.start()
-        deadline = time.monotonic() + 120
-        while len(seen) < 4 or len(workers_serving(old)) < 2:
-            assert time.monotonic() < deadline, "the two workers never both answered"
-            time.sleep(0.1)
+        wait_until(lambda: len(seen) >= 4 and len(workers_serving(old)) >= 2, 120, "both workers to answer")
         added = subprocess.run(
             [RAG, "add", str(FIXTURES / "markdown-zh.md"), "--json"],
             env=env,
@@ -606,14 +592,9 @@ def test_two_workers_converge_on_the_generation_a_concurrent_add_publishes(
         assert added.returncode == 0, added.stderr
         new = json.loads(added.stdout)["generation"]
         FAULTS["concurrent add under 2 workers"] += 1
-        deadline = time.monotonic() + 120
-        while len(workers_serving(new)) < 2:
-            assert time.monotonic() < deadline, "both workers never served the new generation"
-            time.sleep(0.2)
+        wait_until(lambda: len(workers_serving(new)) >= 2, 120, "both workers to serve the new generation", 0.2)
         swapped_at = time.monotonic()  # both workers have logged the swap by now
-        while sum(1 for sent, _, _ in seen if sent > swapped_at) < 20:
-            assert time.monotonic() < deadline + 120, "no answers after the swap"
-            time.sleep(0.05)
+        wait_until(lambda: sum(1 for sent, _, _ in seen if sent > swapped_at) >= 20, 120, "answers after the swap")
         stop.set()
         for t in askers:
             t.join(timeout=60)

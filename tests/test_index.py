@@ -9,27 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.embedder import FakeEmbedder
 
-from rag import Embedder, Settings, build_index, ensure_index, index_status, load_index
+from rag import Settings, build_index, ensure_index, index_status, load_index
 from rag.errors import IndexUnavailable
 from rag.index.generations import CURRENT, current_generation
 from rag.index.layout import FILES, FORMAT_VERSION, layout_table
-
-
-class FakeEmbedder(Embedder):
-    """Deterministic hashing embedder: fast, for tests of index mechanics only (not of quality)."""
-
-    def __init__(self, dimension: int = 16, name: str = "fake") -> None:
-        self.dimension = dimension
-        self.id = f"test/{name}-{dimension}"
-
-    def embed_batch(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for ch in text:
-                out[i, hash(ch) % self.dimension] += 1.0
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-        return out
 
 
 class ExplodingEmbedder(FakeEmbedder):
@@ -98,9 +83,9 @@ def test_truncated_and_missing_files_are_refused(fresh_settings: Settings) -> No
 
 
 def test_manifest_of_another_embedder_is_refused(fresh_settings: Settings) -> None:
-    build_index(fresh_settings, FakeEmbedder(name="one"))
+    build_index(fresh_settings, FakeEmbedder(16, name="one"))
     with pytest.raises(IndexUnavailable, match=r"built with embedder test/one-16.*rag build --force"):
-        load_index(fresh_settings, FakeEmbedder(name="two"))
+        load_index(fresh_settings, FakeEmbedder(16, name="two"))
     assert index_status(fresh_settings, "test/two-16") == "embedder-changed"
 
 

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from ingest_support import FIXTURES, StableEmbedder, private_store, tree_digest
-from kill_support import kill_at
+from support.embedder import FakeEmbedder
+from support.faults import kill_at
+from support.stores import FIXTURES, private_store, tree_digest
+from support.waiting import wait_until
 
 from rag import Settings, build_index, load_index
 from rag.cli import main
@@ -46,7 +47,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Path:
     """The real corpus and its index built once with the stable test embedder (copied for each test)."""
     folder = tmp_path_factory.mktemp("seed")
     shutil.copytree(corpus_dir, folder / "corpus")
-    build_index(Settings(corpus_dir=folder / "corpus", index_dir=folder / "index"), StableEmbedder())
+    build_index(Settings(corpus_dir=folder / "corpus", index_dir=folder / "index"), FakeEmbedder())
     return folder
 
 
@@ -75,14 +76,14 @@ def texts_of(index: Index, document: str | None = None) -> set[str]:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir()))
 def test_add_each_format_embeds_only_the_new_texts(store: Settings, tmp_path: Path, name: str) -> None:
-    before = load_index(store, StableEmbedder())
-    embedder = StableEmbedder()
+    before = load_index(store, FakeEmbedder())
+    embedder = FakeEmbedder()
     report = add_documents(store, [fixture(name)], embedder=embedder)
 
     (result,) = report.results
     slug = name.split(".")[0]
     assert result.status == "added" and result.document.slug == slug
-    index = load_index(store, StableEmbedder())  # verifies every file's checksum
+    index = load_index(store, FakeEmbedder())  # verifies every file's checksum
     assert index.generation == report.generation == current_generation(store.index_dir)
     chunks = [c for c in index.chunks if c.document == slug]
     assert len(chunks) == result.document.paragraphs + result.document.editor_note
@@ -96,8 +97,8 @@ def test_add_each_format_embeds_only_the_new_texts(store: Settings, tmp_path: Pa
     assert read_manifest(index.folder).embedding.reused_from == before.generation
     # Reused vectors are exactly what a build from scratch computes.
     full = store.model_copy(update={"index_dir": tmp_path / "full"})
-    build_index(full, StableEmbedder())
-    scratch = load_index(full, StableEmbedder())
+    build_index(full, FakeEmbedder())
+    scratch = load_index(full, FakeEmbedder())
     assert [c.id for c in scratch.chunks] == [c.id for c in index.chunks]
     assert np.array_equal(scratch.vectors, index.vectors)
     assert np.array_equal(scratch.sentence_vectors, index.sentence_vectors)
@@ -112,8 +113,8 @@ def test_add_each_format_embeds_only_the_new_texts(store: Settings, tmp_path: Pa
 
 def test_document_fields_are_stored_and_shown(store: Settings) -> None:
     fields = Fields(title="湘江论坛", date="2024-12-02", source="湖南日报", slug="xiangjiang-forum")
-    add_documents(store, [fixture("jsonl-forum.jsonl")], fields, embedder=StableEmbedder())
-    index = load_index(store, StableEmbedder())
+    add_documents(store, [fixture("jsonl-forum.jsonl")], fields, embedder=FakeEmbedder())
+    index = load_index(store, FakeEmbedder())
     info = next(d for d in index.documents if d.slug == "xiangjiang-forum")
     assert (info.title, info.date, info.source, info.file) == (
         "湘江论坛",
@@ -128,9 +129,9 @@ def test_document_fields_are_stored_and_shown(store: Settings) -> None:
 
 
 def test_adding_the_same_content_twice_is_a_noop(store: Settings) -> None:
-    add_documents(store, [fixture("markdown-zh.md")], embedder=StableEmbedder())
+    add_documents(store, [fixture("markdown-zh.md")], embedder=FakeEmbedder())
     before = snapshot(store)
-    embedder = StableEmbedder()
+    embedder = FakeEmbedder()
     again = add_documents(store, [fixture("markdown-zh.md")], embedder=embedder)
     assert [(r.status, r.document.slug) for r in again.results] == [("duplicate", "markdown-zh")]
     assert again.generation is None and embedder.embedded == []
@@ -143,8 +144,8 @@ def test_adding_the_same_content_twice_is_a_noop(store: Settings) -> None:
 
 def test_derived_slugs_are_unique_and_ascii(store: Settings) -> None:
     page = VALID_TXT.encode()
-    first = add_documents(store, [Upload("文化座谈.txt", page)], embedder=StableEmbedder())
-    second = add_documents(store, [Upload("文化座谈.txt", page + "补充一句。\n".encode())], embedder=StableEmbedder())
+    first = add_documents(store, [Upload("文化座谈.txt", page)], embedder=FakeEmbedder())
+    second = add_documents(store, [Upload("文化座谈.txt", page + "补充一句。\n".encode())], embedder=FakeEmbedder())
     assert first.results[0].document.slug == "wen-hua-zuo-tan"
     assert second.results[0].document.slug == "wen-hua-zuo-tan-2"
     assert derive_slug("Forum 2024 (final).md", "") == "forum-2024-final"
@@ -154,9 +155,9 @@ def test_derived_slugs_are_unique_and_ascii(store: Settings) -> None:
 def test_a_speaker_is_one_person_across_documents(store: Settings) -> None:
     page = "人工智能与文化\n\n刘庆峰（科大讯飞董事长）\n\n大模型让每个人都能成为创作者。\n\n李华（长沙市文化馆馆长）\n\n社区活动越来越丰富。\n"
     add_documents(
-        store, [Upload("ai-culture.txt", page.encode()), fixture("jsonl-forum.jsonl")], embedder=StableEmbedder()
+        store, [Upload("ai-culture.txt", page.encode()), fixture("jsonl-forum.jsonl")], embedder=FakeEmbedder()
     )
-    index = load_index(store, StableEmbedder())
+    index = load_index(store, FakeEmbedder())
     (liu,) = index.registry.get("刘庆峰")
     assert (liu.organization, liu.name_en) == ("科大讯飞股份有限公司", "Liu Qingfeng")
     chunks = [c for c in index.chunks if c.speaker == "刘庆峰"]
@@ -171,11 +172,11 @@ def test_a_speaker_is_one_person_across_documents(store: Settings) -> None:
 
 
 def test_remove_takes_the_document_out_of_corpus_and_index(store: Settings) -> None:
-    add_documents(store, [fixture("jsonl-forum.jsonl")], embedder=StableEmbedder())
-    embedder = StableEmbedder()
+    add_documents(store, [fixture("jsonl-forum.jsonl")], embedder=FakeEmbedder())
+    embedder = FakeEmbedder()
     report = remove_document(store, "jsonl-forum", embedder=embedder)
     assert embedder.embedded == []  # every remaining vector is reused
-    index = load_index(store, StableEmbedder())
+    index = load_index(store, FakeEmbedder())
     assert index.generation == report.generation
     assert [d.slug for d in index.documents] == ["wenhua-keji-zuotanhui"]
     assert not any(c.document == "jsonl-forum" for c in index.chunks)
@@ -190,7 +191,7 @@ def test_remove_takes_the_document_out_of_corpus_and_index(store: Settings) -> N
 
 
 def test_a_failed_build_puts_the_store_back(store: Settings) -> None:
-    class Failing(StableEmbedder):
+    class Failing(FakeEmbedder):
         """Another embedder (nothing to reuse) whose backend is down."""
 
         def __init__(self) -> None:
@@ -205,8 +206,8 @@ def test_a_failed_build_puts_the_store_back(store: Settings) -> None:
         add_documents(store, [fixture("markdown-zh.md")], embedder=Failing())
     after = snapshot(store)
     assert after[1] == before[1]  # the corpus store is as it was
-    assert load_index(store, StableEmbedder()).generation == current_generation(store.index_dir)
-    add_documents(store, [fixture("jsonl-forum.jsonl")], embedder=StableEmbedder())
+    assert load_index(store, FakeEmbedder()).generation == current_generation(store.index_dir)
+    add_documents(store, [fixture("jsonl-forum.jsonl")], embedder=FakeEmbedder())
     with pytest.raises(RuntimeError, match="backend down"):
         remove_document(store, "jsonl-forum", embedder=Failing())
     assert "jsonl-forum" in {r.slug for r in list_documents(store)}
@@ -261,7 +262,7 @@ def test_refusals_leave_index_and_corpus_byte_identical(
     store: Settings, uploads: list[Upload], fields: Fields, message: str
 ) -> None:
     before = snapshot(store)
-    embedder = StableEmbedder()
+    embedder = FakeEmbedder()
     with pytest.raises((CorpusError, IngestError)) as err:
         add_documents(store, uploads, fields, embedder=embedder)
     assert message in str(err.value)
@@ -273,7 +274,7 @@ def test_size_limit_is_a_setting(store: Settings) -> None:
     small = store.model_copy(update={"max_document_bytes": 200})
     before = snapshot(small)
     with pytest.raises(CorpusError, match=r"over the limit of 200 bytes \(RAG_MAX_DOCUMENT_BYTES\)"):
-        add_documents(small, [Upload("big.txt", _big(400))], embedder=StableEmbedder())
+        add_documents(small, [Upload("big.txt", _big(400))], embedder=FakeEmbedder())
     assert snapshot(small) == before
 
 
@@ -312,7 +313,7 @@ def test_paths_symlinks_out_of_the_folder_and_dotdot_are_refused(tmp_path: Path)
 
 @pytest.fixture()
 def cli(store: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CliRunner, dict[str, str]]]:
-    monkeypatch.setattr("rag.embedding.get_embedder", lambda settings: StableEmbedder())
+    monkeypatch.setattr("rag.embedding.get_embedder", lambda settings: FakeEmbedder())
     env = {"RAG_CORPUS_DIR": str(store.corpus_dir), "RAG_INDEX_DIR": str(store.index_dir)}
     yield CliRunner(), env
 
@@ -390,7 +391,7 @@ def test_an_add_killed_at_any_point_leaves_a_complete_generation_serving(
     kill_at(store, tmp_path, "add", point, "markdown-zh.md")
 
     serving = current_generation(store.index_dir)
-    index = load_index(store, StableEmbedder())  # verifies the manifest and every checksum
+    index = load_index(store, FakeEmbedder())  # verifies the manifest and every checksum
     assert index.generation == serving
     if point == "published":
         assert serving != old and "markdown-zh" in {d.slug for d in index.documents}
@@ -401,10 +402,10 @@ def test_an_add_killed_at_any_point_leaves_a_complete_generation_serving(
     # The store already holds the document (it is written before the build): adding it again is a duplicate
     # that finishes the interrupted add. The lock died with the killed process.
     assert (store.corpus_dir / "markdown-zh.md").is_file()
-    report = add_documents(store, [fixture("markdown-zh.md")], embedder=StableEmbedder())
+    report = add_documents(store, [fixture("markdown-zh.md")], embedder=FakeEmbedder())
     assert report.results[0].status == "duplicate"
     assert (report.generation is None) == (point == "published")
-    index = load_index(store, StableEmbedder())
+    index = load_index(store, FakeEmbedder())
     assert sum(1 for c in index.chunks if c.document == "markdown-zh") == 6
     assert not list(store.index_dir.glob(".tmp-*"))
     assert len(list(store.index_dir.glob("gen-*"))) == 2  # the serving one and the one before; no orphan
@@ -454,16 +455,15 @@ def test_a_running_server_answers_from_one_generation_during_an_add(
     stop = threading.Event()
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            deadline = time.monotonic() + 120
-            while True:
+
+            def ready() -> bool:
                 assert server.poll() is None, "the server exited"
-                assert time.monotonic() < deadline, "the server never became ready"
                 try:
-                    if client.get("/readyz").status_code == 200:
-                        break
+                    return client.get("/readyz").status_code == 200
                 except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
+                    return False
+
+            wait_until(ready, 120, "the server to become ready", 0.2)
             r = client.post("/ask", json={"question": question_new, "document": "markdown-zh"})
             assert r.status_code == 422 and "markdown-zh" not in r.json()["known_documents"]
 
@@ -476,17 +476,12 @@ def test_a_running_server_answers_from_one_generation_during_an_add(
 
             thread = threading.Thread(target=ask_forever, daemon=True)
             thread.start()
-            while len(seen) < 4:
-                time.sleep(0.05)
+            wait_until(lambda: len(seen) >= 4, 60, "the first answers")
             report = add_documents(local, [fixture("markdown-zh.md")])
             new = report.generation
-            deadline = time.monotonic() + 60
-            while not any(body.get("generation") == new for _, body in seen[-2:]):
-                assert time.monotonic() < deadline, "the server never served the new generation"
-                time.sleep(0.1)
+            wait_until(lambda: any(b.get("generation") == new for _, b in seen[-2:]), 60, "the new generation")
             count = len(seen)
-            while len(seen) < count + 4:
-                time.sleep(0.05)
+            wait_until(lambda: len(seen) >= count + 4, 60, "answers from the new generation")
             stop.set()
             thread.join(timeout=60)
 
@@ -525,13 +520,10 @@ def test_a_running_server_answers_from_one_generation_during_an_add(
 def admin(store: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Settings]]:
     from app.main import create_app
 
-    monkeypatch.setattr("rag.embedding.get_embedder", lambda settings: StableEmbedder())
+    monkeypatch.setattr("rag.embedding.get_embedder", lambda settings: FakeEmbedder())
     settings = store.model_copy(update={"admin_token": "s3cret-token", "max_document_bytes": 20_000})
     with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: client.get("/readyz").status_code == 200, 60, "the app to become ready")
         yield client, settings
 
 
@@ -545,7 +537,7 @@ def _file(name: str, data: bytes | None = None) -> dict[str, tuple[str, bytes]]:
 def test_admin_endpoints_are_disabled_without_a_token(store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.main import create_app
 
-    monkeypatch.setattr("rag.embedding.get_embedder", lambda settings: StableEmbedder())
+    monkeypatch.setattr("rag.embedding.get_embedder", lambda settings: FakeEmbedder())
     before = snapshot(store)
     with TestClient(create_app(store)) as client:
         assert client.post("/documents", files=_file("markdown-zh.md"), headers=AUTH).status_code == 404

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from injection_support import MARKUP_SPEAKER, ingest_injected
-from server_support import serving_in_thread
+from support.injection import MARKUP_SPEAKER, ingest_injected
+from support.servers import serving_in_thread
+from support.waiting import wait_until
 
 from app.main import create_app
 from rag import Index, Settings, build_index
@@ -432,8 +433,8 @@ def test_pending_state_then_errors_inline_with_retry(server: str, open_page: Ope
     expect(turn).to_have_attribute("aria-busy", "true")
     expect(page.locator("#send")).to_be_disabled()
     shot(page, "pending")
-    while not held:
-        page.wait_for_timeout(20)
+    # Playwright dispatches the route handler only while the page is waited on, so the predicate waits on it.
+    wait_until(lambda: held or page.wait_for_timeout(20), 30, "the page to send its question", 0)
     held[0].fulfill(status=503, content_type="application/json", body='{"detail": "The server is busy."}')
     error = turn.locator(".a.error")
     expect(error).to_have_attribute("role", "alert")

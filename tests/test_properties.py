@@ -14,9 +14,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from ingest_support import StableEmbedder
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
+from support.embedder import FakeEmbedder
 
 from app.main import create_app
 from rag import CorpusError, HistoryTurn, Index, QuestionError, Settings, ask, build_index, load_index
@@ -278,8 +278,8 @@ def test_quotes_from_documents_full_of_odd_characters_stay_verbatim(
         assume(False)
     (root / "corpus" / shape).write_bytes(data)
     local = Settings(corpus_dir=root / "corpus", index_dir=root / "index")
-    build_index(local, StableEmbedder())
-    index = load_index(local, StableEmbedder())
+    build_index(local, FakeEmbedder())
+    index = load_index(local, FakeEmbedder())
     chunk = index.chunks[pick % len(index.chunks)]
     for question in (chunk.text[:30], chunk.text[-30:] + "？"):
         try:

@@ -21,9 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-from server_support import (
+from support.servers import (
     ServerProcess,
-    copy_store,
     free_port,
     memory,
     save_figures,
@@ -32,6 +31,7 @@ from server_support import (
     serving_in_thread,
     uvicorn_command,
 )
+from support.stores import copy_store
 
 from app.main import create_app
 from rag import Index, Settings

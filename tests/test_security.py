@@ -13,7 +13,6 @@ import signal
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,8 +20,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from injection_support import MARKUP_SPEAKER, ingest_injected
-from server_support import ROOT, copy_store, free_port, server_env, server_process, uvicorn_command
+from support.html import parse_html
+from support.injection import MARKUP_SPEAKER, ingest_injected
+from support.servers import ROOT, free_port, server_env, server_process, uvicorn_command
+from support.stores import copy_store
 
 from app.main import create_app
 from rag import Index, Settings, load_index
@@ -116,22 +117,6 @@ def injected_client(injected: Settings) -> Iterator[tuple[TestClient, Index]]:
         yield client, index
 
 
-class Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.data: dict[str, str] = {}
-        self._current: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-        self._current = dict(attrs).get("id") if tag == "script" else None
-
-    def handle_data(self, data: str) -> None:
-        if self._current:
-            self.data[self._current] = self.data.get(self._current, "") + data
-
-
 def test_markup_links_and_instructions_in_a_document_are_quoted_as_text(
     injected_client: tuple[TestClient, Index],
 ) -> None:
@@ -171,12 +156,11 @@ def test_a_speaker_name_made_of_markup_stays_text_on_the_page(injected_client: t
     speech = client.get("/speeches/injected").json()
     assert MARKUP_SPEAKER in {p["speaker"] for p in speech["paragraphs"]}
     page = client.get("/")
-    parser = Tags()
-    parser.feed(page.text)
-    scripts = [attrs for tag, attrs in parser.tags if tag == "script"]
+    parsed = parse_html(page.text)
+    scripts = [attrs for tag, attrs in parsed.tags if tag == "script"]
     assert all(a.get("src", "").startswith("/static/") or a.get("type") == "application/json" for a in scripts)
     assert len(scripts) == page.text.count("<script")  # the name opened no script element of its own
-    boot = json.loads(parser.data["boot"])
+    boot = json.loads(parsed.script("boot"))
     assert MARKUP_SPEAKER in {s["name"] for s in boot["speakers"]}
     assert "</script><script>" not in page.text  # escaped inside the JSON block
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
+from support.waiting import wait_until
 
 from rag import HistoryTurn, Index, Settings
 from rag.index.generations import CURRENT, current_generation, publish
@@ -42,10 +42,11 @@ def copy_generation(settings: Settings, tmp_path: Path, corrupt: bool = False) -
 
 
 def loaded(service: Service, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not service.ready and time.monotonic() < deadline:
+    def ready() -> bool:
         service.refresh(force=True, wait=True)
-        time.sleep(0.05)
+        return service.ready
+
+    wait_until(ready, timeout, "the service to load its index", 0.05)
 
 
 def test_cache_key_includes_every_input(settings: Settings, index: Index) -> None:
@@ -143,9 +144,7 @@ def test_watcher_picks_up_a_generation_without_requests(settings: Settings, tmp_
     try:
         assert service.wait_ready(60)
         publish(private.index_dir, private.index_dir / new)
-        deadline = time.monotonic() + 60
-        while service.status().generation != new and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: service.status().generation == new, 60, "the new generation to serve")
         assert service.status().generation == new
     finally:
         service.stop()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from server_support import copy_store
 
 from rag import Settings
 from rag.cli import main as rag_cli
+from support.stores import copy_store
 
 INJECTED_DOCUMENT = """# 安全测试：注入文档
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +19,9 @@ import httpx
 import uvicorn
 
 from rag import Settings
+from support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("RAG_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "reliability"
 PYTHON = sys.executable
 RAG = str(Path(sys.executable).with_name("rag"))
@@ -32,13 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def copy_store(settings: Settings, target: Path) -> Settings:
-    """A private copy of a corpus and its built index (tests change them freely)."""
-    shutil.copytree(settings.corpus_dir, target / "corpus")
-    shutil.copytree(settings.index_dir, target / "index")
-    return Settings(corpus_dir=target / "corpus", index_dir=target / "index", feedback_db=target / "fb.sqlite3")
 
 
 def server_env(settings: Settings, **extra: str | int | float) -> dict[str, str]:
@@ -81,17 +73,16 @@ class ServerProcess:
         return out
 
     def wait_ready(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
         with httpx.Client(base_url=self.url, timeout=10) as client:
-            while True:
+
+            def ready() -> bool:
                 assert self.proc.poll() is None, "the server exited:\n" + "\n".join(self.log_lines()[-30:])
-                assert time.monotonic() < deadline, "the server never became ready"
                 try:
-                    if client.get("/readyz").status_code == 200:
-                        return
+                    return client.get("/readyz").status_code == 200
                 except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
+                    return False
+
+            wait_until(ready, timeout, "the server to become ready", 0.2)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
@@ -159,11 +150,9 @@ def serving_in_thread(app: Any) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
+    wait_until(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start", 0.05)
+    if not server.started:
+        raise RuntimeError("uvicorn did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from rag import Settings
+from support.waiting import wait_until
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 
 KILL_SCRIPT = """
@@ -23,7 +24,8 @@ import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 import rag.index.build, rag.index.generations, rag.ingest.store
-from ingest_support import FIXTURES, StableEmbedder
+from support.embedder import FakeEmbedder
+from support.stores import FIXTURES
 from rag import Settings, build_index
 from rag.ingest.records import Upload
 from rag.ingest.store import add_documents, remove_document
@@ -43,7 +45,7 @@ def pause_before(owner, attr, nth=1):
         return original(*args, **kwargs)
     setattr(owner, attr, wrapper)
 
-embedder = StableEmbedder()
+embedder = FakeEmbedder()
 if point == "locked":
     pause_before(rag.index.build, "cleanup")  # the build lock is held, nothing written yet
 elif point == "embedding":
@@ -84,12 +86,13 @@ def kill_at(settings: Settings, tmp_path: Path, operation: str, point: str, argu
     proc = subprocess.Popen(
         [sys.executable, str(script), *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+
+    def paused() -> bool:
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        return marker.exists()
+
     try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            assert time.monotonic() < deadline, f"the {operation} never reached {point}"
-            time.sleep(0.02)
+        wait_until(paused, 120, f"the {operation} to reach {point}")
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
