@@ -117,9 +117,17 @@ def _lat(stats: dict[str, Any] | None) -> list[str]:
 
 
 def table(summary: dict[str, Any]) -> str:
+    """The generated block of RESULTS.md: the run, its targets, then one section per benchmark that ran."""
     r = summary.get("results", {})
+    parts = [*_run_header(summary), *_targets_section(summary)]
+    for section in (_query_section, _throughput_section, _build_section, _scale_section, _profile_section):
+        parts += section(r)
+    return "\n".join(parts)
+
+
+def _run_header(summary: dict[str, Any]) -> list[str]:
     m = summary.get("machine", {})
-    parts = [
+    return [
         f"Command: `{summary.get('command')}` — run {summary.get('started_at')} → {summary.get('finished_at')} "
         f"({_f(summary.get('elapsed_s'), 0)} s).",
         "",
@@ -130,6 +138,10 @@ def table(summary: dict[str, Any]) -> str:
         "### Targets",
         "",
     ]
+
+
+def _targets_section(summary: dict[str, Any]) -> list[str]:
+    parts: list[str] = []
     rows = []
     for t in summary.get("targets", []):
         value = t["measured"]
@@ -139,7 +151,12 @@ def table(summary: dict[str, Any]) -> str:
         met = {True: "met", False: "**not met**", None: "not run"}[t["met"]]
         rows.append([t["target"], shown, f"{t['direction']} {t['limit']:g}{t['unit']}", met, t["note"]])
     parts += [_table(["target", "measured", "limit", "", "note"], rows), ""]
+    return parts
 
+
+def _query_section(r: dict[str, Any]) -> list[str]:
+    """Query path: in-process and over HTTP, against the bare query embedding."""
+    parts: list[str] = []
     q = _get(r, "query", "in_process")
     h = _get(r, "http", "uncached")
     if q or h:
@@ -177,7 +194,12 @@ def table(summary: dict[str, Any]) -> str:
                 f"p50 {_f(_get(q, 'our_work_ms', 'p50'), 2)} ms.",
                 "",
             ]
+    return parts
 
+
+def _throughput_section(r: dict[str, Any]) -> list[str]:
+    """Requests per second with several clients, against the bare embedding's rate."""
+    parts: list[str] = []
     t = _get(r, "throughput")
     if t:
         floor = t["embedding_8_threads"]
@@ -207,7 +229,12 @@ def table(summary: dict[str, Any]) -> str:
             ),
             "",
         ]
+    return parts
 
+
+def _build_section(r: dict[str, Any]) -> list[str]:
+    """Building the real corpus and starting a server on it."""
+    parts: list[str] = []
     b = _get(r, "build")
     if b:
         bb = b["build"]
@@ -235,7 +262,12 @@ def table(summary: dict[str, Any]) -> str:
             ),
             "",
         ]
+    return parts
 
+
+def _scale_section(r: dict[str, Any]) -> list[str]:
+    """Synthetic corpora of growing size: memory, latency, recall, dense index types."""
+    parts: list[str] = []
     s = _get(r, "scale")
     if s:
         parts += [
@@ -245,26 +277,7 @@ def table(summary: dict[str, Any]) -> str:
             f"dense index threshold: {s['threshold']:,} paragraphs.",
             "",
         ]
-        rows = []
-        for z in s["sizes"]:
-            sv = z["served"]
-            rows.append(
-                [
-                    f"{z['chunks']:,}",
-                    str(z["vector_mean_cosine"]),
-                    _index_label(z["generated"]["dense_index"]),
-                    _f(z["generated"]["timings_s"]["total_s"], 1),
-                    _f(sv["load_s"], 1),
-                    _f(sv["first_ask_s"], 1),
-                    f"{_f(sv['rss_mb'], 0)} ({_f(_get(sv, 'memory_mb', 'after_queries', 'anon'), 0)} + "
-                    f"{_f(_get(sv, 'memory_mb', 'after_queries', 'file'), 0)})",
-                    _f(_get(sv, "search_ms", "p50"), 2),
-                    _f(_get(sv, "ask_without_embedding_ms", "p50"), 2),
-                    _f(_get(sv, "baseline_exact_bm25_ms", "p50"), 2),
-                    f"{z['configured_recall_at_10']} ({z['configured_recall_at_10_eval_questions']} / "
-                    f"{z['configured_recall_at_10_perturbed']})",
-                ]
-            )
+        rows = [_scale_row(z) for z in s["sizes"]]
         parts += [
             _table(
                 [
@@ -301,7 +314,31 @@ def table(summary: dict[str, Any]) -> str:
                     ]
                 )
         parts += [_table(["paragraphs", "", "index", "build s", "MiB", "p50 ms", "recall@10"], rows), ""]
+    return parts
 
+
+def _scale_row(z: dict[str, Any]) -> list[str]:
+    sv = z["served"]
+    return [
+        f"{z['chunks']:,}",
+        str(z["vector_mean_cosine"]),
+        _index_label(z["generated"]["dense_index"]),
+        _f(z["generated"]["timings_s"]["total_s"], 1),
+        _f(sv["load_s"], 1),
+        _f(sv["first_ask_s"], 1),
+        f"{_f(sv['rss_mb'], 0)} ({_f(_get(sv, 'memory_mb', 'after_queries', 'anon'), 0)} + "
+        f"{_f(_get(sv, 'memory_mb', 'after_queries', 'file'), 0)})",
+        _f(_get(sv, "search_ms", "p50"), 2),
+        _f(_get(sv, "ask_without_embedding_ms", "p50"), 2),
+        _f(_get(sv, "baseline_exact_bm25_ms", "p50"), 2),
+        f"{z['configured_recall_at_10']} ({z['configured_recall_at_10_eval_questions']} / "
+        f"{z['configured_recall_at_10_perturbed']})",
+    ]
+
+
+def _profile_section(r: dict[str, Any]) -> list[str]:
+    """Where the time goes (cProfile), and the embedding under each OpenMP setting."""
+    parts: list[str] = []
     p = _get(r, "profile")
     if p:
         parts += ["### Profile (cProfile self time by where the code lives)", ""]
@@ -327,7 +364,7 @@ def table(summary: dict[str, Any]) -> str:
                 ),
                 "",
             ]
-    return "\n".join(parts)
+    return parts
 
 
 def _index_label(info: dict[str, Any] | None) -> str:
