@@ -19,6 +19,7 @@ import numpy as np
 from rag.index.keywords import STOPWORDS
 from rag.index.load import Index
 from rag.question import QuestionPlan
+from rag.script import to_simplified
 from rag.textutil import has_cjk
 
 _LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9+\-']*|\d+[A-Za-z]+[A-Za-z0-9]*")
@@ -146,7 +147,7 @@ def _make_profile(index: Index) -> tuple[str, frozenset[str]]:
     for word in index.keyword.vocabulary():
         if word.isascii():
             latin.add(word.lower())
-    return "\n".join(meta).lower(), frozenset(latin)
+    return to_simplified("\n".join(meta).lower()), frozenset(latin)
 
 
 def _known_word(index: Index, word: str, meta_text: str) -> bool:
@@ -185,7 +186,7 @@ def unknown_latin_entities(index: Index, text: str) -> list[str]:
 def asks_what_a_non_speaker_said(question: str) -> str:
     """The subject of "X说了什么 / What did X say" when X is someone specific (the caller checked X is no speaker)."""
     for pattern in (SAY_ZH, SAY_EN):
-        m = pattern.search(question.strip())
+        m = pattern.search(to_simplified(question.strip()))
         if m:
             subject = m.group("subject").strip(" ，,的'’s")
             if subject and not GENERIC_SUBJECTS.search(subject) and len(subject) >= 2:
@@ -195,7 +196,7 @@ def asks_what_a_non_speaker_said(question: str) -> str:
 
 def lacks_asked_quantity(question: str, paragraph: str) -> bool:
     """A "how many / when" question whose best paragraph states no number or date cannot be answered by it."""
-    return bool(QUANTITY_QUESTION.search(question)) and not NUMBER.search(paragraph)
+    return bool(QUANTITY_QUESTION.search(to_simplified(question))) and not NUMBER.search(to_simplified(paragraph))
 
 
 def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:

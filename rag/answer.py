@@ -11,22 +11,20 @@ import numpy as np
 
 from rag import abstain
 from rag.compose import Composer, ExtractiveComposer
-from rag.crosslingual import is_background, pinyin_terms, shared_topic_words
+from rag.crosslingual import pinyin_terms
 from rag.errors import UnknownFilter
-from rag.excerpt import choose_excerpt
 from rag.index.load import Index
 from rag.question import QuestionPlan, analyze
 from rag.records import Answer, AskRequest, HistoryTurn, Quote
 from rag.retrieval import Hit, SearchResult, search
+from rag.script import to_simplified
+from rag.selection import Pick, candidates, picks, quote_of, topic_terms
 from rag.settings import Settings
 from rag.verify import answer_text_problem, verified
 from rag.vocabulary import SearchMode
 
 log = logging.getLogger("rag.answer")
-MULTI_KEYWORD_SHARE = 0.5  # a speaker "mentions" a topic when this share of its content words is in the paragraph
-MULTI_DENSE_MARGIN = 0.035  # …or when the paragraph's best sentence is this close to the best speaker's
 CLOSEST = 3
-TOPIC_SCAN_LIMIT = 200_000  # sentences up to which the topic feedback scans them all (memory-mapped above)
 
 
 def has_words(text: str) -> bool:
@@ -57,30 +55,6 @@ def resolve_document(index: Index, document: str | None) -> str | None:
     return document
 
 
-def _quote(index: Index, hit: Hit, result: SearchResult, settings: Settings, topic: list[str] | None = None) -> Quote:
-    chunk = hit.chunk
-    tokens = topic or result.tokens
-    excerpt = choose_excerpt(index, hit.row, result.query_vector, tokens, settings.max_excerpt_sentences)
-    return Quote(
-        **chunk.speaker_fields(),
-        text=chunk.text[excerpt.start : excerpt.end],
-        paragraph=chunk.text,
-        start=excerpt.start,
-        end=excerpt.end,
-        paragraph_id=chunk.id,
-        document=chunk.document,
-        score=round(hit.score, 6),
-        kind=chunk.kind,
-    )
-
-
-def _best_sentence_similarity(index: Index, row: int, query_vector: np.ndarray) -> float:
-    rows = index.sentence_rows[row]
-    if len(rows) == 0:
-        return float(index.vectors[row] @ query_vector)
-    return float((index.sentence_vectors[rows.start : rows.stop] @ query_vector).max())
-
-
 def _candidate_similarities(index: Index, hits: Sequence[Hit], query_vector: np.ndarray) -> np.ndarray:
     """Similarities of the question to a fixed sample of corpus sentences plus the candidates' sentences."""
     sims = [_sentence_sample_vectors(index) @ query_vector]
@@ -99,68 +73,6 @@ def _sentence_sample_vectors(index: Index, size: int = 2048) -> np.ndarray:
         return np.ascontiguousarray(index.sentence_vectors[rows])
 
     return index.memo("sentence_sample_vectors", gather)
-
-
-def _topic_terms(index: Index, plan: QuestionPlan, result: SearchResult) -> list[str]:
-    """The question's topic in the corpus's words: 马栏山 for 哪些企业家提到了马栏山, 人才 for "talent"."""
-    alias_words = {m.alias.lower() for m in plan.mentions}
-    content = [
-        t
-        for t in result.tokens
-        if t not in alias_words and (len(t) >= 2 or t.isdigit()) and (not t.isascii() or index.keyword.doc_freq(t) > 0)
-    ]
-    # Search-mode tokens overlap (人才, 培养, 人才培养): keep the atomic ones.
-    content = [t for t in content if not any(o != t and o in t for o in content)]
-    # Background words (文化, 湖南) do not make a topic when the question has a more specific one.
-    content = [t for t in content if not is_background(index, t)] or content
-    if not content:
-        # A Latin-script question: name its topic in the corpus's words (pinyin, then shared best sentences).
-        content = pinyin_terms(index, plan.search_text) or shared_topic_words(
-            index, result.query_vector, rows=_topic_word_rows(index, result)
-        )
-    return content
-
-
-def _topic_word_rows(index: Index, result: SearchResult) -> np.ndarray | None:
-    """Every sentence (None) up to TOPIC_SCAN_LIMIT; above it only the candidates' sentences.
-
-    Scanning every sentence vector reads them all: ~2 M sentences and 3 GB at 1 M paragraphs per query.
-    """
-    if len(index.sentences) <= TOPIC_SCAN_LIMIT or not result.hits:
-        return None
-    spans = [index.sentence_rows[hit.row] for hit in result.hits]
-    return np.unique(np.concatenate([np.arange(s.start, s.stop) for s in spans]))
-
-
-def _select_multi(index: Index, hits: list[Hit], result: SearchResult, content: list[str], top_k: int) -> list[Hit]:
-    """One best paragraph per speaker who addresses the topic, best speaker first."""
-
-    def share(hit: Hit) -> float:
-        text = hit.chunk.text.lower()
-        return sum(1 for t in content if t.lower() in text) / len(content) if content else 0.0
-
-    by_speaker: dict[str, list[Hit]] = {}
-    for hit in hits:
-        if hit.chunk.kind == "speech":
-            by_speaker.setdefault(hit.chunk.speaker, []).append(hit)
-    if not by_speaker:
-        return []
-    # Per speaker: the best-ranked paragraph that contains the topic's words, else the best-ranked one.
-    best = {s: max(hs, key=lambda h: (share(h) >= MULTI_KEYWORD_SHARE, -h.rank)) for s, hs in by_speaker.items()}
-    sims = {s: _best_sentence_similarity(index, h.row, result.query_vector) for s, h in best.items()}
-    top_sim = max(sims.values())
-    with_words = [h for h in best.values() if share(h) >= MULTI_KEYWORD_SHARE]
-    chosen = with_words or [h for s, h in best.items() if sims[s] >= top_sim - MULTI_DENSE_MARGIN]
-    chosen.sort(key=lambda h: (-share(h), h.rank))
-    return chosen[:top_k]
-
-
-def _overlaps(text: str, shown: str) -> bool:
-    """True when a paragraph was (partly) shown already: a 12-character run of it is in `shown`."""
-    if not shown:
-        return False
-    step = 12
-    return any(text[i : i + step] in shown for i in range(0, max(1, len(text) - step + 1), 6))
 
 
 def ask(
@@ -228,12 +140,13 @@ def answer_request(index: Index, request: AskRequest, settings: Settings, compos
         return _answer(index, plan, composer.not_found(plan.language), clock.timings())
     clock.mark("planned")
     result = retrieve(index, plan, options, settings, clock)
-    hits = candidates(plan, result.hits)
+    hits = candidates(index, plan, result.hits)
     found = decide(index, plan, hits, result.query_vector)
-    topic = _topic_terms(index, plan, result) if plan.intent == "multi" else None
-    chosen = select(index, plan, hits, result, topic, options.top_k) if found else []
-    quotes = verified(index, [_quote(index, h, result, settings, topic) for h in chosen])
-    closest = [] if quotes else verified(index, [_quote(index, h, result, settings) for h in hits[:CLOSEST]])
+    topic = topic_terms(index, plan, result) if plan.intent == "multi" else None
+    speakers = options.speakers or plan.filter_speakers
+    chosen = picks(index, plan, hits, result, topic, options.top_k, speakers) if found else []
+    quotes = _quotes(index, chosen, result, settings, topic)
+    closest = [] if quotes else _quotes(index, [Pick(h) for h in hits[:CLOSEST]], result, settings, None)
     text = compose(composer, quotes, plan)
     return _answer(index, plan, text, clock.timings(result.timings_ms.get("embed", 0.0)), quotes, closest)
 
@@ -253,7 +166,7 @@ def check_options(index: Index, request: AskRequest, settings: Settings) -> _Opt
 
 def retrieve(index: Index, plan: QuestionPlan, options: _Options, settings: Settings, clock: _Clock) -> SearchResult:
     """One query embedding, then the fused ranking under the filters the request and the question imply."""
-    vector = index.embedder.embed_query(plan.search_text)
+    vector = index.embedder.embed_query(to_simplified(plan.search_text))  # passages are embedded simplified too
     clock.mark("embedded")
     speakers = options.speakers or plan.filter_speakers
     result = search(
@@ -272,15 +185,6 @@ def retrieve(index: Index, plan: QuestionPlan, options: _Options, settings: Sett
     return result
 
 
-def candidates(plan: QuestionPlan, hits: list[Hit]) -> list[Hit]:
-    """The hits the answer may quote: for "more", what was not shown yet; for who/multi, speakers' words only."""
-    if plan.intent == "more" and plan.exclude_text:
-        hits = [h for h in hits if not _overlaps(h.chunk.text, plan.exclude_text)] or hits
-    if plan.intent in ("who", "multi"):
-        hits = [h for h in hits if h.chunk.kind == "speech"] or hits
-    return hits
-
-
 def decide(index: Index, plan: QuestionPlan, hits: list[Hit], query_vector: np.ndarray) -> bool:
     """Whether the speeches answer the question at all (abstention from evidence, rag.abstain)."""
     if not hits:
@@ -295,13 +199,12 @@ def decide(index: Index, plan: QuestionPlan, hits: list[Hit], query_vector: np.n
     return not (plan.intent in ("single", "who") and abstain.lacks_asked_quantity(plan.question, hits[0].chunk.text))
 
 
-def select(
-    index: Index, plan: QuestionPlan, hits: list[Hit], result: SearchResult, topic: list[str] | None, top_k: int
-) -> list[Hit]:
-    """The paragraphs to quote: one per speaker who addresses the topic for "multi", else the best top_k."""
-    if topic is not None:
-        return _select_multi(index, hits, result, topic, top_k)
-    return hits[:top_k]
+def _quotes(
+    index: Index, chosen: list[Pick], result: SearchResult, settings: Settings, topic: list[str] | None
+) -> list[Quote]:
+    """The picks as verified quotes (a pick none of whose words may be quoted gives none)."""
+    made = (quote_of(index, p, result, settings.max_excerpt_sentences, topic) for p in chosen)
+    return verified(index, [q for q in made if q is not None])
 
 
 def compose(composer: Composer, quotes: list[Quote], plan: QuestionPlan) -> str:

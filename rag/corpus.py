@@ -11,10 +11,11 @@ from typing import Any
 
 from rag.errors import CorpusError
 from rag.parsers import parse_source, source_suffixes
-from rag.parsers.records import ParsedParagraph
-from rag.speakers import EDITOR, EDITOR_EN, Speaker, SpeakerFields
-from rag.textutil import join_layout_lines
-from rag.vocabulary import ParagraphKind
+from rag.parsers.records import ParsedDocument, ParsedPerson, ParsedSection, ParsedSegment
+from rag.script import to_simplified
+from rag.speakers import EDITOR, EDITOR_EN, NARRATOR, NARRATOR_EN, Speaker, SpeakerFields
+from rag.textutil import join_layout_lines, split_sentences
+from rag.vocabulary import Attribution, ParagraphKind
 
 META_SUFFIX = ".meta.json"
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -24,8 +25,28 @@ _ORG_SPLIT = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
+class Segment(SpeakerFields):
+    """Words inside a narrative paragraph that are one person's: `text[start:end]` of their chunk.
+
+    `direct`: the person's own words inside quotation marks (the marks excluded); `reported`: the writer's
+    account of what they said, the whole sentence including `某某表示，`.
+    """
+
+    start: int
+    end: int
+    attribution: Attribution
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk(SpeakerFields):
-    """One speaker paragraph: the unit of retrieval and the only source of quotes."""
+    """One paragraph: the unit of retrieval and the only source of quotes.
+
+    Its speaker fields name the paragraph's own voice: the speaker of a speech or an answer (their words,
+    `attribution` direct), the asker of a question, or the document itself (editor's note, a report's
+    narrative: `attribution` None). A narrative paragraph's `segments` are the words in it that are a
+    person's, quoted (`direct`) or reported. Nothing before `body_start` (a printed label such as `记者：`)
+    is anyone's words.
+    """
 
     id: str
     document: str
@@ -35,13 +56,60 @@ class Chunk(SpeakerFields):
     start: int  # offset of the paragraph in its speech's text
     end: int
     lines: tuple[int, ...]  # source line numbers the paragraph joins
+    attribution: Attribution | None = "direct"
+    body_start: int = 0
+    segments: tuple[Segment, ...] = ()
+    question: str = ""  # an answer's question: that paragraph's id
+    pages: tuple[int, ...] = ()  # a PDF's page of each of `lines`
+
+    def regions(self) -> list[tuple[int, int, Segment | None]]:
+        """The paragraph's words in order, each span with its voice: a segment, or None for the paragraph's own."""
+        out: list[tuple[int, int, Segment | None]] = []
+        at = self.body_start
+        for seg in sorted(self.segments, key=lambda s: s.start):
+            if seg.start > at:
+                out.append((at, seg.start, None))
+            out.append((seg.start, seg.end, seg))
+            at = max(at, seg.end)
+        if at < len(self.text):
+            out.append((at, len(self.text), None))
+        return [(s, e, v) for s, e, v in out if self.text[s:e].strip()]
+
+    def units(self) -> list[tuple[int, int]]:
+        """The sentences an excerpt is made of: each region's sentences, never across a change of voice."""
+        out = []
+        for start, end, _ in self.regions():
+            for s, e in split_sentences(self.text[start:end]):
+                if any(ch.isalnum() for ch in self.text[start + s : start + e]):
+                    out.append((start + s, start + e))
+        return out
+
+    def voice_at(self, start: int, end: int) -> Segment | None:
+        """The segment that holds `text[start:end]`, or None when those words are the paragraph's own voice."""
+        return next((s for s in self.segments if s.start <= start and end <= s.end), None)
+
+    @property
+    def own_voice_is_a_person(self) -> bool:
+        return self.kind in ("speech", "answer")
+
+    def persons(self) -> tuple[str, ...]:
+        """Everyone whose words this paragraph holds: its speaker (speech, answer) and its segments' speakers."""
+        names = [self.speaker] if self.own_voice_is_a_person else []
+        return tuple(dict.fromkeys([*names, *(s.speaker for s in self.segments)]))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Chunk:
-        return cls(**{**data, "lines": tuple(data["lines"])})
+        return cls(
+            **{
+                **data,
+                "lines": tuple(data["lines"]),
+                "segments": tuple(Segment(**s) for s in data.get("segments", ())),
+                "pages": tuple(data.get("pages", ())),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +139,7 @@ class Document:
     speakers: tuple[Speaker, ...]
     chunks: tuple[Chunk, ...]
     source_text: str
+    notes: tuple[str, ...] = ()  # what the parser could not attribute, and other facts for the ingestion report
 
 
 def slug_for(path: Path) -> str:
@@ -88,8 +157,11 @@ def split_title(raw_title: str) -> tuple[str, str]:
     return "", raw_title
 
 
-def _speaker_from_meta(name: str, raw_title: str, organization: str, meta: dict[str, Any]) -> Speaker:
-    known = {s["name"]: s for s in meta.get("speakers", [])}.get(name)
+def _speaker_from_meta(person: ParsedPerson, meta: dict[str, Any]) -> Speaker:
+    """A person as the document introduces them, with what its metadata says of them (name in either script)."""
+    name, raw_title, organization = person.name, person.title, person.organization
+    wanted = to_simplified(name)
+    known = next((s for s in meta.get("speakers", []) if to_simplified(str(s.get("name", ""))) == wanted), None)
     if known:
         return Speaker(
             name=name,
@@ -111,7 +183,8 @@ def _speaker_from_meta(name: str, raw_title: str, organization: str, meta: dict[
 def build_document(path: Path, data: bytes, meta: dict[str, Any] | None = None) -> Document:
     """Parse a source file and merge its metadata into attributed chunks."""
     meta = meta or {}
-    text, parsed = parse_source(path, data)
+    stored_format = meta.get("format") if path.suffix.lower() == ".txt" else None
+    text, parsed = parse_source(path, data, str(stored_format) if stored_format else None)
     slug = str(meta.get("slug") or slug_for(path))
     source = str(meta.get("source") or parsed.source)
     info = DocumentInfo(
@@ -126,53 +199,81 @@ def build_document(path: Path, data: bytes, meta: dict[str, Any] | None = None) 
         format=parsed.format,
         source_en=str(meta.get("source_en") or ""),
     )
-    editor = Speaker(name=EDITOR, name_en=EDITOR_EN, organization=source, kind="document")
-    speakers: list[Speaker] = []
-    chunks: list[Chunk] = []
-    number = 0
+    builder = _ChunkBuilder(path, slug, parsed, meta, source)
+    for position, section in enumerate(parsed.sections):
+        builder.add(position, section)
+    if not any(c.persons() for c in builder.chunks):
+        raise CorpusError(path, "no paragraph is attributed to a speaker")
+    return Document(
+        info=info,
+        speakers=tuple(dict.fromkeys(builder.speakers)),
+        chunks=tuple(builder.chunks),
+        source_text=text,
+        notes=parsed.notes,
+    )
 
-    def add_speech(
-        speaker: Speaker, kind: ParagraphKind, headline: str, paragraphs: tuple[ParsedParagraph, ...]
-    ) -> None:
-        nonlocal number
-        offset = 0
-        for para in paragraphs:
-            number += 1
-            chunks.append(
-                Chunk(
-                    id=f"{slug}-p{number}",
-                    document=slug,
-                    number=number,
-                    kind=kind,
-                    speaker=speaker.name,
-                    title=speaker.title,
-                    organization=speaker.organization,
-                    speaker_en=speaker.name_en,
-                    organization_en=speaker.organization_en,
-                    title_en=speaker.title_en,
-                    headline=headline,
-                    text=para.text,
-                    start=offset,
-                    end=offset + len(para.text),
-                    lines=para.lines,
-                )
+
+class _ChunkBuilder:
+    """Turns a parsed document's sections into chunks, numbering paragraphs and naming each one's voice."""
+
+    def __init__(self, path: Path, slug: str, parsed: ParsedDocument, meta: dict[str, Any], source: str) -> None:
+        self.path, self.slug, self.parsed = path, slug, parsed
+        self.people = {p.name: _speaker_from_meta(p, meta) for p in parsed.people}
+        self.editor = Speaker(name=EDITOR, name_en=EDITOR_EN, organization=source, kind="document")
+        self.narrator = Speaker(name=NARRATOR, name_en=NARRATOR_EN, organization=source, kind="document")
+        self.chunks: list[Chunk] = []
+        self.speakers: list[Speaker] = []
+        self.first_chunk: dict[int, str] = {}  # section position -> id of its first paragraph
+
+    def voice(self, section: ParsedSection) -> tuple[Speaker, Attribution | None]:
+        if section.kind == "editor_note":
+            return self.editor, None
+        if section.kind == "narrative":
+            return self.narrator, None
+        if section.kind == "question":
+            return Speaker(name=section.speaker or "问", kind="document"), "direct"
+        speaker = self.people.get(section.speaker)
+        if speaker is None:
+            raise CorpusError(
+                self.path, f"section by {section.speaker} names nobody the document introduces", section.line
             )
+        return speaker, "direct"
+
+    def add(self, position: int, section: ParsedSection) -> None:
+        speaker, attribution = self.voice(section)
+        if section.kind != "question":
+            self.speakers.append(speaker)
+        question = self.first_chunk.get(section.question, "") if section.question is not None else ""
+        offset = 0
+        for para in section.paragraphs:
+            number = len(self.chunks) + 1
+            chunk = Chunk(
+                **speaker.fields_under(section.headline),
+                id=f"{self.slug}-p{number}",
+                document=self.slug,
+                number=number,
+                kind=section.kind,
+                text=para.text,
+                start=offset,
+                end=offset + len(para.text),
+                lines=para.lines,
+                attribution=attribution,
+                body_start=para.body_start,
+                segments=tuple(self.segment(s, section.headline) for s in para.segments),
+                question=question,
+            )
+            self.first_chunk.setdefault(position, chunk.id)
+            self.chunks.append(chunk)
             offset += len(para.text) + len(PARAGRAPH_SEPARATOR)
 
-    for section in parsed.sections:
-        if section.kind == "editor_note":
-            speakers.append(editor)
-            add_speech(editor, "editor_note", "", section.paragraphs)
-            continue
-        person = parsed.person(section.speaker)
-        if person is None:
-            raise CorpusError(path, f"section by {section.speaker} names nobody the document introduces", section.line)
-        speaker = _speaker_from_meta(person.name, person.title, person.organization, meta)
-        speakers.append(speaker)
-        add_speech(speaker, "speech", section.headline, section.paragraphs)
-    if not any(c.kind == "speech" for c in chunks):
-        raise CorpusError(path, "no speaker paragraph found")
-    return Document(info=info, speakers=tuple(dict.fromkeys(speakers)), chunks=tuple(chunks), source_text=text)
+    def segment(self, parsed: ParsedSegment, headline: str) -> Segment:
+        speaker = self.people.get(parsed.speaker)
+        if speaker is None:
+            raise CorpusError(self.path, f"a segment names {parsed.speaker}, whom the document never introduces")
+        self.speakers.append(speaker)
+        return Segment(
+            **speaker.fields_under(headline), start=parsed.start, end=parsed.end, attribution=parsed.attribution
+        )
 
 
 def paragraph_from_source(source_text: str, lines: tuple[int, ...]) -> str:

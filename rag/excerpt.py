@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from rag.corpus import Segment
 from rag.index.load import Index
 from rag.textutil import quotes_balanced
 
@@ -24,6 +26,7 @@ class Excerpt:
     end: int
     score: float
     sentence_scores: tuple[float, ...]
+    voice: Segment | None = None  # the segment whose words these are; None: the paragraph's own voice
 
 
 SENTENCE_TOKEN_CACHE = 16_384  # sentences whose tokens one index keeps (bounded; dies with the index)
@@ -56,32 +59,73 @@ def sentence_scores(index: Index, chunk_row: int, query_vector: np.ndarray, toke
     return out
 
 
+Voices = Callable[[Segment | None], bool]
+"""Which words may be quoted: a segment's (a person's, inside a narrative paragraph) or None (the paragraph's own)."""
+
+
+def any_voice(voice: Segment | None) -> bool:
+    return True
+
+
 def choose_excerpt(
-    index: Index, chunk_row: int, query_vector: np.ndarray, tokens: list[str], max_sentences: int
-) -> Excerpt:
-    """Best sentence, widened to close neighbours, back-references and list introductions; balanced quotes."""
-    text = index.chunks[chunk_row].text
+    index: Index,
+    chunk_row: int,
+    query_vector: np.ndarray,
+    tokens: list[str],
+    max_sentences: int,
+    voices: Voices = any_voice,
+) -> Excerpt | None:
+    """Best sentence, widened to close neighbours, back-references and list introductions; balanced quotes.
+
+    Only sentences of one voice the caller allows are chosen, and the excerpt never crosses into another
+    voice (a reporter's sentence never joins a speaker's quote). None when no sentence's voice is allowed.
+    """
+    chunk = index.chunks[chunk_row]
+    text = chunk.text
     rows = index.sentence_rows[chunk_row]
-    if len(rows) <= 1:
-        return Excerpt(0, len(text), 1.0, (1.0,))
-    scores = sentence_scores(index, chunk_row, query_vector, tokens)
     spans = [(int(index.sentences[r][1]), int(index.sentences[r][2])) for r in rows]
-    best = int(np.argmax(scores))
+    units = [(s, e, chunk.voice_at(s, e)) for s, e in spans]
+    allowed = [voices(v) for _, _, v in units]
+    if not any(allowed):
+        return None
+    if len(units) == 1 and chunk.body_start == 0 and units[0][2] is None:
+        return Excerpt(0, len(text), 1.0, (1.0,), None)
+    scores = sentence_scores(index, chunk_row, query_vector, tokens)
+    best = max((i for i in range(len(units)) if allowed[i]), key=lambda i: scores[i])
+    voice = units[best][2]
+    lo, hi = _widen(text, units, scores, best, max_sentences)
+    start, end = spans[lo][0], spans[hi][1]
+    end = len(text[:end].rstrip())
+    return Excerpt(start, end, float(np.mean(scores[lo : hi + 1])), tuple(scores), voice)
+
+
+def _widen(
+    text: str, units: list[tuple[int, int, Segment | None]], scores: list[float], best: int, max_sentences: int
+) -> tuple[int, int]:
+    """The first and last sentence of the excerpt around `best`, all of one voice."""
+    voice = units[best][2]
+    same = [u[2] is voice for u in units]
+    spans = [(s, e) for s, e, _ in units]
     lo = hi = best
 
     def fits() -> bool:
         return hi - lo + 1 < max_sentences
 
     # A sentence that leans on the previous one ("这些合作…") needs it to make sense.
-    if lo > 0 and text[spans[lo][0] :].startswith(BACK_REFERENCE) and fits():
+    if lo > 0 and same[lo - 1] and text[spans[lo][0] :].startswith(BACK_REFERENCE) and fits():
         lo -= 1
     # A sentence introducing what follows ("要做好以下三点：") or asking what the next one answers
     # ("如何更好地……？我建议……") needs the next one.
-    if hi + 1 < len(spans) and text[spans[hi][0] : spans[hi][1]].rstrip().endswith(LEADS_ON) and fits():
+    if (
+        hi + 1 < len(spans)
+        and same[hi + 1]
+        and text[spans[hi][0] : spans[hi][1]].rstrip().endswith(LEADS_ON)
+        and fits()
+    ):
         hi += 1
     while fits():
-        left = scores[lo - 1] if lo > 0 else -np.inf
-        right = scores[hi + 1] if hi + 1 < len(spans) else -np.inf
+        left = scores[lo - 1] if lo > 0 and same[lo - 1] else -np.inf
+        right = scores[hi + 1] if hi + 1 < len(spans) and same[hi + 1] else -np.inf
         short = spans[hi][1] - spans[lo][0] < SHORT_SENTENCE
         if right >= left and (right >= scores[best] - EXTEND_MARGIN or (short and np.isfinite(right))):
             hi += 1
@@ -90,11 +134,12 @@ def choose_excerpt(
         else:
             break
     start, end = spans[lo][0], spans[hi][1]
-    while not quotes_balanced(text[start:end]) and (lo > 0 or hi + 1 < len(spans)):
-        if hi + 1 < len(spans):
+    while not quotes_balanced(text[start:end]) and (
+        (lo > 0 and same[lo - 1]) or (hi + 1 < len(spans) and same[hi + 1])
+    ):
+        if hi + 1 < len(spans) and same[hi + 1]:
             hi += 1
         else:
             lo -= 1
         start, end = spans[lo][0], spans[hi][1]
-    end = len(text[:end].rstrip())
-    return Excerpt(start, end, float(np.mean(scores[lo : hi + 1])), tuple(scores))
+    return lo, hi

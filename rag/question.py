@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.records import HistoryTurn
+from rag.script import to_simplified
 from rag.speakers import Mention, Speaker, SpeakerRegistry
 from rag.textutil import has_cjk, normalize_for_match
 from rag.vocabulary import Intent, Language
@@ -98,14 +99,15 @@ def _speakers_from(mentions: Sequence[Mention]) -> tuple[str, ...]:
 def analyze(question: str, registry: SpeakerRegistry, history: Sequence[HistoryTurn] = ()) -> QuestionPlan:
     """Plan the answer for a question, resolving references to the previous turn."""
     question = question.strip()
+    shadow = to_simplified(question)  # the patterns are written in simplified characters
     language = detect_language(question)
     mentions = tuple(registry.mentions(question))
-    intent: Intent = "multi" if MULTI.search(question) else "who" if WHO.search(question) else "single"
+    intent: Intent = "multi" if MULTI.search(shadow) else "who" if WHO.search(shadow) else "single"
     named = _speakers_from(mentions)
     previous = history[-1] if history else None
 
     if previous is not None:
-        ellipsis = ELLIPSIS.match(question.strip())
+        ellipsis = ELLIPSIS.match(shadow.strip())
         leftover = strip_mentions(question, mentions)
         short = len(leftover) <= 12 or (leftover.isascii() and len(leftover.split()) <= 4)
         if ellipsis and mentions and short:
@@ -124,11 +126,11 @@ def analyze(question: str, registry: SpeakerRegistry, history: Sequence[HistoryT
             )
         persons = [m for m in mentions if m.by == "person"]
         # "他的公司和华为在哪些方面合作？": 他 is the previous speaker; an organisation named beside it is the topic.
-        if not persons and PRONOUN.search(question) and previous.speakers:
+        if not persons and PRONOUN.search(shadow) and previous.speakers:
             speakers = tuple(s for s in previous.speakers if registry.get(s)) or tuple(previous.speakers)
             target = speakers[:1]
             topic = PRONOUN.sub(" ", question)
-            more = bool(MORE.search(question)) and len(_content(topic)) <= 6
+            more = bool(MORE.search(shadow)) and len(_content(topic)) <= 6
             return QuestionPlan(
                 question=question,
                 search_text=previous.question if more else topic,

@@ -11,7 +11,7 @@ from typing import Any
 
 from rag.errors import QuestionError
 from rag.speakers import SpeakerFields
-from rag.vocabulary import Intent, Language, ParagraphKind, SearchMode
+from rag.vocabulary import Attribution, Intent, Language, ParagraphKind, SearchMode
 
 MAX_QUESTION_CHARS = 1000
 MAX_HISTORY_TURNS = 20
@@ -102,7 +102,14 @@ def _encodable(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Quote(SpeakerFields):
-    """A verbatim excerpt (`text` == `paragraph[start:end]`) of one paragraph, and who said it."""
+    """A verbatim excerpt (`text` == `paragraph[start:end]`) of one paragraph, and whose words it is.
+
+    `attribution`: `direct` when these are the speaker's own published words (a speech, an answer, words
+    inside quotation marks), `reported` when they are the writer's account of what the speaker said (show
+    them as reported, never as the speaker's words), null when they are the document's own text (an
+    editor's note or a report's narrative; `speaker` then names that voice, 编者按 or 报道). `context` is the
+    question an answer answers and `context_by` who asked it; `page` is a PDF's page.
+    """
 
     text: str  # exact substring of `paragraph`
     paragraph: str  # the whole paragraph, for context
@@ -112,6 +119,12 @@ class Quote(SpeakerFields):
     document: str
     score: float
     kind: ParagraphKind = "speech"
+    attribution: Attribution | None = "direct"
+    context: str = ""
+    context_by: str = ""
+    page: int | None = None
+    source: str = ""  # the document's source (湖南日报), which reports what `reported` words say
+    source_en: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

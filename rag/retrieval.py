@@ -12,6 +12,7 @@ import numpy as np
 
 from rag.corpus import Chunk
 from rag.index.load import Index
+from rag.script import to_simplified
 from rag.settings import Settings
 from rag.vocabulary import SearchMode
 
@@ -73,7 +74,7 @@ def allowed_rows(
     # intersection with all rows (intersecting with np.arange(n) hashed every row: 66 ms at 100 k).
     rows: np.ndarray | None = None
     if speakers:
-        parts = [index.rows_by_speaker.get(s, np.zeros(0, dtype=np.int64)) for s in speakers]
+        parts = [index.speaker_rows(s) for s in speakers]
         rows = np.unique(np.concatenate(parts))
     if documents:
         parts = [index.rows_by_document.get(d, np.zeros(0, dtype=np.int64)) for d in documents]
@@ -153,7 +154,7 @@ def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: 
     best_row = int(rows[np.argmax(bm25 if len(rows) == len(bm25) else bm25[rows])])
     if bm25[best_row] <= 0:
         return 0.0
-    text = index.chunks[best_row].text.lower()
+    text = to_simplified(index.chunks[best_row].text).lower()  # tokens are simplified
     max_idf = _idf(index, "\x00")
     weights = {t: (_idf(index, t) if index.keyword.doc_freq(t) else max_idf) for t in atomic}
     covered = sum(w for t, w in weights.items() if t in text)
@@ -181,7 +182,7 @@ def search(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if query_vector is None:
-        query_vector = index.embedder.embed_query(question)
+        query_vector = index.embedder.embed_query(to_simplified(question))
     t1 = time.perf_counter()
     timings["embed"] = (t1 - t0) * 1000
     tokens = index.tokenizer.tokens(question)

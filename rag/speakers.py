@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypedDict, cast
 
+from rag.script import to_simplified
 from rag.textutil import normalize_for_match
 from rag.vocabulary import SpeakerKind
 
 EDITOR = "编者按"
 EDITOR_EN = "Editor's note"
+NARRATOR = "报道"  # a report's own text: the writer's, never a speaker's
+NARRATOR_EN = "Report"
+
+
+def speaker_key(name: str) -> str:
+    """What paragraphs are filed under for a speaker: the name in simplified characters (劉慶峰 = 刘庆峰)."""
+    return to_simplified(name.strip())
+
+
+class SpeakerFieldValues(TypedDict):
+    """SpeakerFields as keyword arguments, to build another record that names the same speaker."""
+
+    speaker: str
+    title: str
+    organization: str
+    speaker_en: str
+    organization_en: str
+    title_en: str
+    headline: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +46,9 @@ class SpeakerFields:
     title_en: str
     headline: str  # the section headline the words stand under ("" when none)
 
-    def speaker_fields(self) -> dict[str, str]:
+    def speaker_fields(self) -> SpeakerFieldValues:
         """These fields alone, to pass on to another record that names the same speaker."""
-        return {f.name: getattr(self, f.name) for f in fields(SpeakerFields)}
+        return cast(SpeakerFieldValues, {name: getattr(self, name) for name in SpeakerFieldValues.__annotations__})
 
 
 @dataclass(frozen=True)
@@ -53,10 +73,22 @@ class Speaker:
     def from_json(cls, data: dict[str, Any]) -> Speaker:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})  # type: ignore[arg-type]
 
+    def fields_under(self, headline: str) -> SpeakerFieldValues:
+        """The SpeakerFields of a record that names this speaker under `headline`."""
+        return SpeakerFieldValues(
+            speaker=self.name,
+            title=self.title,
+            organization=self.organization,
+            speaker_en=self.name_en,
+            organization_en=self.organization_en,
+            title_en=self.title_en,
+            headline=headline,
+        )
+
     @property
     def key(self) -> str:
-        """Identity across documents: the same name at the same organisation is one person."""
-        return f"{self.name}|{self.organization}"
+        """Identity across documents and scripts: the same name at the same organisation is one person."""
+        return f"{to_simplified(self.name)}|{to_simplified(self.organization)}"
 
     def person_aliases(self) -> tuple[str, ...]:
         """Names that denote this person (not the organisation)."""

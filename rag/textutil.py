@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rag.script import to_simplified
+
 SENTENCE_END = "。！？!?…"
 CLOSERS = "”’」』）)》】\"'"
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -75,5 +77,5 @@ def quotes_balanced(text: str) -> bool:
 
 
 def normalize_for_match(text: str) -> str:
-    """NFKC and case-folding: full-width forms, compatibility characters and case do not matter."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    """NFKC, case-folding and simplified characters: width, compatibility forms, case and script do not matter."""
+    return to_simplified(unicodedata.normalize("NFKC", text).casefold())

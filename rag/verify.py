@@ -1,4 +1,4 @@
-"""Verification before anything leaves the library: excerpt ⊂ paragraph ⊂ source, attribution = speaker."""
+"""Verification before anything leaves the library: excerpt ⊂ paragraph ⊂ source, attribution = the parser's."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import logging
 import re
 from collections.abc import Iterable
 
-from rag.corpus import paragraph_from_source
+from rag.corpus import Chunk, paragraph_from_source
 from rag.index.load import Index
 from rag.records import Quote
+from rag.speakers import SpeakerFields
 
 log = logging.getLogger("rag.verify")
 _QUOTED = re.compile(r"“([^“”]*)”")
@@ -28,10 +29,24 @@ def quote_problem(index: Index, quote: Quote) -> str | None:
     source = index.sources.get(chunk.document)
     if source is None or paragraph_from_source(source, chunk.lines) != chunk.text:
         return "paragraph does not match its source lines"
-    if quote.speaker != chunk.speaker or quote.document != chunk.document:
-        return "attribution differs from the paragraph's speaker"
-    if quote.title != chunk.title or quote.organization != chunk.organization:
-        return "title or organisation differs from the paragraph's speaker"
+    if quote.document != chunk.document or quote.kind != chunk.kind:
+        return "document or paragraph kind differs from the paragraph's"
+    return _voice_problem(quote, chunk)
+
+
+def _voice_problem(quote: Quote, chunk: Chunk) -> str | None:
+    """The words must be one voice's, and the quote must name that voice exactly as the parser derived it."""
+    if quote.start < chunk.body_start:
+        return "excerpt includes the label printed before the paragraph's words"
+    voice = chunk.voice_at(quote.start, quote.end)
+    if voice is None and any(s.start < quote.end and quote.start < s.end for s in chunk.segments):
+        return "excerpt mixes the writer's words with a speaker's"
+    named: SpeakerFields = voice if voice is not None else chunk
+    attribution = voice.attribution if voice is not None else chunk.attribution
+    if quote.speaker_fields() != named.speaker_fields():
+        return "attribution differs from the paragraph's speaker (the one the parser derived for these words)"
+    if quote.attribution != attribution:
+        return f"attribution kind is {quote.attribution}, the words are {attribution}"
     return None
 
 
@@ -48,10 +63,17 @@ def verified(index: Index, quotes: Iterable[Quote]) -> list[Quote]:
 
 
 def answer_text_problem(answer_text: str, quotes: Iterable[Quote]) -> str | None:
-    """Quotation marks in a composed answer may only wrap a whole verified excerpt, “like this”."""
+    """Quotation marks in a composed answer may only wrap a whole verified excerpt of someone's own words,
+    “like this”; a reported passage is never presented as a speaker's words."""
+    quotes = list(quotes)
+    for q in quotes:
+        if q.attribution == "reported" and f"“{q.text}”" in answer_text:
+            return f"answer text presents reported speech as the speaker's words: {q.text[:40]}"
     rest = answer_text
     for q in sorted(quotes, key=lambda q: -len(q.text)):
         rest = rest.replace(f"“{q.text}”", "\x00")
+        if q.attribution == "reported":  # shown as it is printed, with any quotation marks of its own
+            rest = rest.replace(q.text, "\x00")
     leftover = _QUOTED.search(rest) or re.search("[“”]", rest)
     if leftover:
         return (

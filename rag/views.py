@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from rag.corpus import Chunk, DocumentInfo
+from rag.corpus import Chunk, DocumentInfo, Segment
 from rag.index.load import Index
-from rag.vocabulary import ParagraphKind
+from rag.speakers import Speaker, SpeakerFields
+from rag.vocabulary import Attribution, ParagraphKind
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,28 @@ class ParagraphView:
     headline: str
     kind: ParagraphKind
     text: str
+    attribution: Attribution | None = "direct"  # how the paragraph's own voice is the speaker's (None: the document's)
+    body_start: int = 0  # the words begin here (after a printed label such as `记者：`)
+    segments: list[Segment] = field(default_factory=list)  # narrative paragraphs: the words that are a person's
+    question: str = ""  # an answer: the id of the question it answers
 
     @classmethod
     def of(cls, c: Chunk) -> ParagraphView:
-        return cls(c.id, c.number, c.document, c.speaker, c.title, c.organization, c.headline, c.kind, c.text)
+        return cls(
+            c.id,
+            c.number,
+            c.document,
+            c.speaker,
+            c.title,
+            c.organization,
+            c.headline,
+            c.kind,
+            c.text,
+            c.attribution,
+            c.body_start,
+            list(c.segments),
+            c.question,
+        )
 
 
 @dataclass(frozen=True)
@@ -100,9 +119,22 @@ class SpeechView:
         return asdict(self)
 
 
-def _rows(index: Index, rows_by: dict[str, np.ndarray], key: str) -> list[Chunk]:
-    """The paragraphs filed under `key` (a speaker or document), in index order, without scanning them all."""
-    return [index.chunks[int(row)] for row in rows_by.get(key, ())]
+def _rows(index: Index, rows: np.ndarray | tuple[int, ...]) -> list[Chunk]:
+    """The paragraphs at `rows`, in index order (the rows filed under a speaker or document: no full scan)."""
+    return [index.chunks[int(row)] for row in rows]
+
+
+def speaks_in(chunk: Chunk, speaker: Speaker) -> bool:
+    """True when the paragraph holds words of this person (its own voice, or one of its segments)."""
+
+    def same(fields: SpeakerFields) -> bool:
+        return Speaker(fields.speaker, organization=fields.organization).key == speaker.key
+
+    return (chunk.own_voice_is_a_person and same(chunk)) or any(same(s) for s in chunk.segments)
+
+
+def paragraphs_of(index: Index, speaker: Speaker) -> list[Chunk]:
+    return [c for c in _rows(index, index.speaker_rows(speaker.name)) if speaks_in(c, speaker)]
 
 
 def speaker_summaries(index: Index) -> list[SpeakerSummary]:
@@ -111,7 +143,7 @@ def speaker_summaries(index: Index) -> list[SpeakerSummary]:
     for s in index.registry.speakers:
         if s.kind != "person":
             continue
-        chunks = [c for c in _rows(index, index.rows_by_speaker, s.name) if c.organization == s.organization]
+        chunks = paragraphs_of(index, s)
         rows.append(
             SpeakerSummary(
                 name=s.name,
@@ -133,29 +165,34 @@ def speech(index: Index, key: str) -> SpeechView | None:
     key = key.strip()
     doc = index.document(key)
     if doc is not None:
-        chunks = _rows(index, index.rows_by_document, doc.slug)
+        chunks = _rows(index, index.rows_by_document.get(doc.slug, ()))
         title = doc.title
     else:
         speakers = index.registry.get(key)
         if not speakers:
             return None
-        rows = sorted({int(r) for s in speakers for r in index.rows_by_speaker.get(s.name, ())})
-        chunks = [c for c in (index.chunks[r] for r in rows) if c.kind == "speech"]
+        rows = sorted({row for s in speakers for row, _ in _indexed(index, s)})
+        chunks = [index.chunks[r] for r in rows]
         title = chunks[0].headline if chunks else ""
     if not chunks:
         return None
-    first = chunks[0] if doc is None else None
+    person = speakers[0] if doc is None else None
     return SpeechView(
         key=key,
         title=title,
-        speaker=first.speaker if first else None,
-        speaker_en=first.speaker_en if first else None,
-        organization=first.organization if first else None,
-        organization_en=first.organization_en if first else None,
-        speaker_title=first.title if first else None,
+        speaker=person.name if person else None,
+        speaker_en=person.name_en if person else None,
+        organization=person.organization if person else None,
+        organization_en=person.organization_en if person else None,
+        speaker_title=person.title if person else None,
         documents=sorted({c.document for c in chunks}),
         paragraphs=[ParagraphView.of(c) for c in chunks],
     )
+
+
+def _indexed(index: Index, speaker: Speaker) -> list[tuple[int, Chunk]]:
+    rows = index.speaker_rows(speaker.name)
+    return [(int(r), index.chunks[int(r)]) for r in rows if speaks_in(index.chunks[int(r)], speaker)]
 
 
 def document_summaries(index: Index, slugs: Collection[str] | None = None) -> list[DocumentView]:
@@ -164,8 +201,8 @@ def document_summaries(index: Index, slugs: Collection[str] | None = None) -> li
     for d in index.documents:
         if slugs is not None and d.slug not in slugs:
             continue
-        chunks = _rows(index, index.rows_by_document, d.slug)
-        speakers = list(dict.fromkeys(c.speaker for c in chunks if c.kind == "speech"))
+        chunks = _rows(index, index.rows_by_document.get(d.slug, ()))
+        speakers = list(dict.fromkeys(name for c in chunks for name in c.persons()))
         out.append(
             DocumentView(**asdict(DocumentRef.of(d)), event=dict(d.event), speakers=speakers, paragraphs=len(chunks))
         )

@@ -210,7 +210,11 @@ def test_unanswerable_questions_say_so_plainly(index, settings: Settings, questi
     answer = ask(index, question, settings)
     assert not answer.found, f"{question!r} should not be answered, got {answer.quotes[:1]}"
     assert answer.quotes == ()
-    expected = "座谈会发言中没有找到相关内容。" if language == "zh" else "None of the speeches addresses this."
+    expected = (
+        "收录的讲话和报道中没有找到相关内容。"
+        if language == "zh"
+        else "None of the speeches or reports addresses this."
+    )
     assert answer.answer == expected
     assert len(answer.closest) <= 3  # nearest passages only in the separate, clearly-not-an-answer field
     _assert_verbatim(index, answer)

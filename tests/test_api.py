@@ -112,7 +112,7 @@ def test_not_found_lists_closest_passages_separately(client: TestClient) -> None
     body = client.post("/ask", json={"question": "今天长沙的天气怎么样？"}).json()
     assert body["found"] is False
     assert body["quotes"] == []
-    assert body["answer"] == "座谈会发言中没有找到相关内容。"
+    assert body["answer"] == "收录的讲话和报道中没有找到相关内容。"
     assert isinstance(body["closest"], list)
 
 

@@ -51,7 +51,7 @@ def test_ask_options_and_not_found(run) -> None:
     data = json.loads(result.stdout)
     assert {q["speaker"] for q in data["quotes"]} == {"刘庆峰"} and len(data["quotes"]) <= 2
     result = run("ask", "明天长沙的天气怎么样？")
-    assert result.exit_code == 0 and "座谈会发言中没有找到相关内容" in result.stdout
+    assert result.exit_code == 0 and "收录的讲话和报道中没有找到相关内容" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,7 @@ def test_split_title_without_metadata() -> None:
         (b"   \n\n  ", "empty", None),
         ("标题\n\n".encode() + b"\x00\x01\x02binary", "binary", 3),
         ("标题\n\n张三(董事长)\n\n".encode() + b"\xff\xfe bad", "not valid UTF-8", 5),
-        ("标题\n\n只有一段话，没有发言人。\n".encode(), "no speaker line", 1),
+        ("标题\n\n只有一段话，没有发言人。\n".encode(), "no format found a speaker: 发言摘登 expected", None),
     ],
 )
 def test_bad_input_names_file_and_line(tmp_path: Path, data: bytes, message: str, line: int | None) -> None:

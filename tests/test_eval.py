@@ -244,7 +244,7 @@ class _Server:
         status = self.statuses.pop(0)
         answer = {
             "found": False,
-            "answer": "座谈会发言中没有找到相关内容。",
+            "answer": "收录的讲话和报道中没有找到相关内容。",
             "intent": "single",
             "quotes": [],
             "closest": [],
@@ -262,7 +262,7 @@ def test_http_client_sends_the_history_and_retries_when_busy() -> None:
     )  # fmt: skip
     server = _Server(503, 429, 200)
     obs = HttpAskClient(server, "test").ask(follow, "dense", 5)
-    assert obs.error == "" and obs.found is False and obs.answer.startswith("座谈会")
+    assert obs.error == "" and obs.found is False and obs.answer.startswith("收录的讲话和报道")
     assert len(server.bodies) == 3
     assert server.bodies[0] == {
         "question": "他还说了什么？",

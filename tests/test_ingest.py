@@ -226,7 +226,12 @@ REFUSALS: list[tuple[str, list[Upload], Fields, str]] = [
     ("binary", [Upload("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00")], Fields(), "photo.txt:3: the file looks binary"),
     ("gbk", [Upload("gbk.txt", VALID_TXT.encode("gbk"))], Fields(), "gbk.txt:1: the file is not valid UTF-8"),
     ("too large", [Upload("big.txt", _big(2_000_000))], Fields(), "big.txt: the file is"),
-    ("no speaker", [Upload("prose.txt", "标题\n\n只有一段话，没有发言人。\n".encode())], Fields(), "no speaker line"),
+    (
+        "no speaker",
+        [Upload("prose.txt", "标题\n\n只有一段话，没有发言人。\n".encode())],
+        Fields(),
+        "no format found a speaker",
+    ),
     ("no speaker md", [Upload("prose.md", "# 标题\n\n只有一段话。\n".encode())], Fields(), "no speaker heading"),
     (
         "no speaker jsonl",

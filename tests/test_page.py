@@ -332,7 +332,7 @@ def test_not_found_looks_different_and_closest_are_not_answers(server: str, open
     box = missing.locator(".a.notfound")
     expect(box).to_be_visible()
     expect(box).to_contain_text("没有找到答案")
-    expect(box).to_contain_text("座谈会发言中没有找到相关内容。")
+    expect(box).to_contain_text("收录的讲话和报道中没有找到相关内容。")
     assert missing.locator(".card.best").count() == 0
     found_bg = found.locator(".a").evaluate("e => getComputedStyle(e).backgroundColor")
     missing_bg = box.evaluate("e => getComputedStyle(e).backgroundColor")

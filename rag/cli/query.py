@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
 from rag.cli.base import Context, load_for_query, pass_ctx, run_guarded
+from rag.compose import asked, attribution, reported_by
 from rag.errors import RagError
+from rag.records import Answer, Quote
+from rag.vocabulary import Language
 
 
-def print_answer(answer: Any) -> None:
+def print_answer(answer: Answer) -> None:
     """The answer for a terminal: the framing text, then each quote with its attribution."""
-    from rag.compose import attribution
-
     if not answer.found:
         click.secho(answer.answer, fg="yellow")
         for q in answer.closest:
@@ -24,10 +24,26 @@ def print_answer(answer: Any) -> None:
         click.secho(answer.answer.splitlines()[0], bold=True)
         click.echo()
     for i, q in enumerate(answer.quotes, start=1):
-        click.echo(click.style(f"“{q.text}”", bold=(i == 1)))
-        click.echo(click.style(f"    —— {attribution(q, answer.language)}", fg="cyan") + f"  [{q.paragraph_id}]")
+        print_quote(q, answer.language, first=i == 1)
         if i < len(answer.quotes):
             click.echo()
+
+
+def print_quote(q: Quote, language: Language, first: bool) -> None:
+    """A speaker's words in quotation marks; reported speech marked as such, never in quotation marks."""
+    english = language == "en"
+    if q.context:
+        asker = q.context_by or ("Question" if english else "问")
+        click.echo(click.style(f"  {asker}: {q.context}" if english else f"  {asker}：{q.context}", dim=True))
+    where = f"  [{q.paragraph_id}{f', p. {q.page}' if q.page else ''}]"
+    if q.attribution == "reported":
+        lead = reported_by(q, language)
+        click.echo(click.style(f"{lead.capitalize()}: " if english else f"{lead}：", fg="yellow") + q.text)
+        label = "reported speech of" if english else "转述（非原话）："
+        click.echo(click.style(f"    —— {label} {attribution(q, language)}", fg="cyan") + where)
+        return
+    click.echo(click.style(f"“{q.text}”", bold=first))
+    click.echo(click.style(f"    —— {attribution(q, language)}{asked(q, language)}", fg="cyan") + where)
 
 
 @click.command()

@@ -30,7 +30,7 @@ from rag.index.layout import Counts, DenseIndexInfo, EmbedderRef, EmbeddingStats
 from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 from rag.settings import Settings
 from rag.speakers import Speaker, SpeakerRegistry
-from rag.textutil import split_sentences
+from rag.script import to_simplified
 
 Progress = Callable[[str, int, int], None]
 IVF_PROBE_DIVISOR = 4  # an IVF query scans nlist / 4 lists: recall@10 ~0.99 at 1 M paragraphs (bench/RESULTS.md)
@@ -49,7 +49,7 @@ def user_words(speakers: list[Speaker]) -> list[str]:
     """Words jieba must keep whole: names, organisations and their aliases."""
     words: set[str] = set()
     for s in speakers:
-        words.update(a for a in (*s.person_aliases(), *s.org_names()) if a and " " not in a)
+        words.update(to_simplified(a) for a in (*s.person_aliases(), *s.org_names()) if a and " " not in a)
     return sorted(words)
 
 
@@ -120,7 +120,7 @@ class VectorCache:
             for rel in REUSED_FILES:
                 if rel not in manifest.files or sha256_file(folder / rel) != manifest.files[rel]:
                     raise IndexUnavailable(f"{rel} does not match its checksum")
-            texts = [c.text for c in read_chunks(folder)]
+            texts = [to_simplified(c.text) for c in read_chunks(folder)]
             vectors = np.load(folder / layout.VECTORS, allow_pickle=False)
             sentences = np.load(folder / layout.SENTENCES, allow_pickle=False)
             sentence_vectors = np.load(folder / layout.SENTENCE_VECTORS, allow_pickle=False)
@@ -130,7 +130,7 @@ class VectorCache:
             for text, vector in zip(texts, vectors, strict=True):
                 cache.vectors[text_key(text)] = vector
             for (row, start, end), vector in zip(sentences.tolist(), sentence_vectors, strict=True):
-                cache.vectors[text_key(texts[row][start:end])] = vector
+                cache.vectors[text_key(texts[row][start:end])] = vector  # to_simplified keeps offsets
             anchors = offtopic_anchors()
             if manifest.anchors_sha256 == anchors_digest(anchors):
                 anchor_vectors = np.load(folder / layout.ANCHOR_VECTORS, allow_pickle=False)
@@ -200,11 +200,13 @@ def write_generation(
 
     sentence_rows: list[tuple[int, int, int]] = []
     for row, chunk in enumerate(chunks):
-        sentence_rows.extend((row, s, e) for s, e in split_sentences(chunk.text))
+        sentence_rows.extend((row, s, e) for s, e in chunk.units())
     sentence_texts = [chunks[r].text[s:e] for r, s, e in sentence_rows]
 
     anchors = offtopic_anchors()
-    texts = [c.text for c in chunks] + sentence_texts + anchors
+    # Embedded in simplified characters, so a question in either script meets a paragraph in either (the
+    # quotes themselves stay as printed).
+    texts = [to_simplified(c.text) for c in chunks] + [to_simplified(s) for s in sentence_texts] + anchors
     all_vectors, embedded, reused = cache.embed(texts, embedder, settings.embed_batch_size, progress)
     vectors = all_vectors[: len(chunks)]
     sentence_vectors = all_vectors[len(chunks) : len(chunks) + len(sentence_texts)]

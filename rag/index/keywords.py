@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.script import to_simplified
+
 logging.getLogger("jieba").setLevel(logging.WARNING)
 
 STOPWORDS = frozenset(
@@ -201,7 +203,7 @@ def _pos_tokenizer(tokenizer: object) -> object:
 
 
 class KeywordTokenizer:
-    """jieba search-mode tokens, lower-cased, punctuation and stopwords removed."""
+    """jieba search-mode tokens of the simplified-character text, lower-cased, punctuation and stopwords removed."""
 
     def __init__(self, user_words: Iterable[str] = ()) -> None:
         import jieba
@@ -222,12 +224,12 @@ class KeywordTokenizer:
         with self._lock:
             if self._pos is None:
                 self._pos = _pos_tokenizer(self._jieba)
-            pairs = [(p.word, p.flag) for p in self._pos.cut(text)]  # type: ignore[attr-defined]
+            pairs = [(p.word, p.flag) for p in self._pos.cut(to_simplified(text))]  # type: ignore[attr-defined]
         return [(w.strip(), f) for w, f in pairs if w.strip() and _TOKEN_OK.search(w)]
 
     def tokens(self, text: str) -> list[str]:
         with self._lock:  # jieba's tokenizer keeps per-call state; one caller at a time
-            raw = list(self._jieba.cut_for_search(text))
+            raw = list(self._jieba.cut_for_search(to_simplified(text)))
         out = []
         for tok in raw:
             tok = tok.strip().lower()

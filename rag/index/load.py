@@ -39,7 +39,7 @@ from rag.index.generations import (
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.index.layout import EmbedderRef, Manifest
 from rag.settings import Settings
-from rag.speakers import SpeakerRegistry
+from rag.speakers import SpeakerRegistry, speaker_key
 from rag.vocabulary import IndexStatus
 
 log = logging.getLogger("rag.index")
@@ -127,6 +127,7 @@ class Index:
     sentence_rows: SentenceSpans = field(init=False)
     rows_by_speaker: dict[str, np.ndarray] = field(default_factory=dict)
     rows_by_document: dict[str, np.ndarray] = field(default_factory=dict)
+    answer_rows: dict[str, tuple[int, ...]] = field(default_factory=dict)  # question id -> its answers' rows
     pinyin: dict[str, str] = field(default_factory=dict)  # romanised corpus word → corpus word
 
     @property
@@ -158,11 +159,21 @@ class Index:
         self.sentence_rows = SentenceSpans(self.sentences, len(self.chunks))
         by_speaker: dict[str, list[int]] = {}
         by_doc: dict[str, list[int]] = {}
+        answers: dict[str, list[int]] = {}
         for row, c in enumerate(self.chunks):
-            by_speaker.setdefault(c.speaker, []).append(row)
+            # Filed under everyone whose words it holds, and under its own voice when that is the document's.
+            for name in dict.fromkeys([*c.persons(), *([] if c.own_voice_is_a_person else [c.speaker])]):
+                by_speaker.setdefault(speaker_key(name), []).append(row)
             by_doc.setdefault(c.document, []).append(row)
+            if c.question:
+                answers.setdefault(c.question, []).append(row)
         self.rows_by_speaker = {k: np.array(v, dtype=np.int64) for k, v in by_speaker.items()}
         self.rows_by_document = {k: np.array(v, dtype=np.int64) for k, v in by_doc.items()}
+        self.answer_rows = {k: tuple(v) for k, v in answers.items()}
+
+    def speaker_rows(self, name: str) -> np.ndarray:
+        """The rows of every paragraph holding words of the speaker (by name, in either script)."""
+        return self.rows_by_speaker.get(speaker_key(name), np.zeros(0, dtype=np.int64))
 
 
 # ---------------------------------------------------------------- loading

@@ -9,6 +9,9 @@
     ## 姓名（职务，机构）           also `## Name (Title, Organization)`, `## 姓名（机构职务）` or `## 姓名`
     ### 小标题                     optional section headline; another one starts a new section of the speaker
     段落…                          paragraphs are separated by blank lines; lines wrapped inside one are joined
+    ## 记者                        a question heading (`## 记者`, `## 问`, `## 主持人`, `## 新华社记者`, `## 网友…`):
+    问题…                          its paragraphs are a question; every speaker heading after it, up to the next
+    ## 姓名（职务）                 question heading, holds answers to it (an interview or a press conference)
 
 Images, HTML comments, horizontal rules and photo-credit lines are not content. Inline Markdown is kept as
 written so every paragraph stays verbatim to its source lines.
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.parsers.dialog import is_question_label
 from rag.parsers.records import (
     ParsedDocument,
     ParsedParagraph,
@@ -31,6 +35,7 @@ from rag.parsers.records import (
 )
 from rag.parsers.titles import split_title_and_organization
 from rag.parsers.zhaideng import EDITOR_NOTE, SUBTITLE, is_photo_credit, make_paragraph
+from rag.vocabulary import ParagraphKind
 
 TITLE = re.compile(r"^#\s+(?P<text>.+?)\s*#*$")
 SPEAKER = re.compile(r"^##\s+(?P<name>[^()（）#]+?)\s*(?:[(（](?P<inner>.*)[)）])?\s*#*$")
@@ -106,16 +111,24 @@ def parse_markdown(path: Path, text: str) -> ParsedDocument:
     editor_note = intro.paragraphs()
     if editor_note:
         parsed.append(ParsedSection("editor_note", editor_note))
+    asked: int | None = None  # the question the speaker headings after it answer
     for section in sections:
         paragraphs = section.paragraphs()
         if not paragraphs:
             raise CorpusError(path, f"speaker {section.name} has no paragraphs", section.heading.number)
-        parsed.append(
-            ParsedSection(
-                "speech", paragraphs, speaker=section.name, headline=section.headline, line=section.heading.number
-            )
-        )
-    people = (ParsedPerson(s.name, s.title, s.organization, s.heading.number) for s in sections)
+        if is_question_label(section.name):
+            asked = len(parsed)
+            parsed.append(ParsedSection("question", paragraphs, section.name, section.headline, section.heading.number))
+            continue
+        kind: ParagraphKind = "speech" if asked is None else "answer"
+        parsed.append(ParsedSection(kind, paragraphs, section.name, section.headline, section.heading.number, asked))
+    people = [
+        ParsedPerson(s.name, s.title, s.organization, s.heading.number)
+        for s in sections
+        if not is_question_label(s.name)
+    ]
+    if not people:
+        raise CorpusError(path, "no speaker heading found, only question headings (`## 记者`, `## 问`)", first + 1)
     return ParsedDocument(
         title=title,
         subtitle=subtitle,

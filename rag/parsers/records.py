@@ -35,13 +35,16 @@ class ParsedSegment:
 class ParsedParagraph:
     """A paragraph's text (layout breaks removed), the source lines it joins, and its attributed segments.
 
-    Speech and answer paragraphs are wholly their section's speaker's and carry no segments; narrative
-    paragraphs carry one segment per quoted or reported passage (text outside every segment is the writer's).
+    Speech, answer and question paragraphs are wholly their section's voice from `body_start` on (a label
+    printed at the paragraph's start, `记者：` or `陈静：`, is not part of anyone's words) and carry no segments;
+    narrative paragraphs carry one segment per quoted or reported passage (text outside every segment is the
+    writer's).
     """
 
     text: str
     lines: tuple[int, ...]
     segments: tuple[ParsedSegment, ...] = ()
+    body_start: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,115 @@
+"""Lines shared by the speech, news, interview and press parsers: page furniture, header fields and headings.
+
+Furniture is never content: photo credits and captions ending in `摄`, reporter bylines (`本报记者 某某`,
+`記者／某某`), credit lines (`（记者 某某 通讯员 某某）`, `（本报记者 某某 整理）`), `责任编辑：…` and other
+editing footers in any bracket, `（原标题：…）`, `（完）`, `（…供稿）`, `（根据录音整理，有删节）`.
+Header fields (`时间：…　来源：…`) give the document's date and source and are not content either.
+Headings are `【…】` lines, enumerated lines (`一、…`, `（二）…`) and short lines without punctuation that follow
+a finished sentence; they head the paragraphs after them. Patterns run on the simplified shadow.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.parsers.records import ParsedParagraph, SourceLine
+from rag.parsers.zhaideng import is_photo_credit, make_paragraph
+from rag.script import to_simplified
+from rag.textutil import ends_sentence
+
+_NAMES = r"(?:[\u3400-\u9fff·]{2,4}[ \u3000、]*){1,4}"
+_REPORTER = r"(?:全媒体)?(?:首席|特约|实习)?(?:记者|通讯员|实习生)"
+_BY = rf"(?:{_REPORTER}[ \u3000/／:：]*|(?:文|图|文/图|摄影|撰文|编辑)[/／:：][ \u3000]*)"
+BYLINE = re.compile(
+    rf"^(?:本报|本刊|新华社|中新社|[\u4e00-\u9fff]{{2,8}}?(?:日报|晚报|网|社|台))?{_BY}{_NAMES}"
+    rf"(?:{_BY}{_NAMES})*(?:整理|报道|采写|摄)?$"
+)
+CREDIT = re.compile(
+    r"^[（(〔\[]\s*(?:本报|本刊|新华社|中新社)?(?:全媒体)?(?:记者|通讯员|实习生|特约记者|编辑)[^（）()]{0,40}[）)〕\]]$"
+)
+FOOTER = re.compile(
+    r"^[\[【（(]?\s*(?:责任编辑|编辑|校对|审核|审校|终审|值班编辑|本文编辑|监制|策划|统筹|制图|设计)\s*[:：]"
+)
+NOTE = re.compile(
+    r"^[（(](?:原标题[:：].*|完|.{0,30}(?:供稿|供图|提供)|(?:根据|据).{0,20}整理.{0,20}|.{0,20}有删节.{0,10})[）)]$"
+)
+FIELD = re.compile(r"(?P<key>来源|稿源|时间|日期|发布时间)\s*[:：]\s*(?P<value>[^\s\u3000]+)")
+FIELDS_LINE = re.compile(r"^(?:(?:来源|稿源|时间|日期|发布时间|字号|作者)\s*[:：]\s*[^\s\u3000]*[\s\u3000]*)+$")
+DATELINE_DATE = re.compile(r"(?:(?:\d{4}年)?\d{1,2}月)?\d{1,2}日(?=讯|电)")
+HEADING_BRACKETS = re.compile(r"^【(?P<text>[^】]{1,30})】$")
+ENUMERATED = re.compile(
+    r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|第[一二三四五六七八九十]+部分)"
+)
+MAX_HEADING_CHARS = 20
+
+
+@dataclass(frozen=True)
+class Block:
+    """Paragraphs under one heading (the heading is "" before the first one)."""
+
+    headline: str
+    paragraphs: tuple[ParsedParagraph, ...]
+    line: int
+
+
+def shadow(line: SourceLine) -> str:
+    return to_simplified(line.text)
+
+
+def is_furniture(text: str) -> bool:
+    """A line that is page furniture, not anybody's words and not the writer's narrative."""
+    s = to_simplified(text)
+    return is_photo_credit(text) or bool(
+        BYLINE.match(s) or CREDIT.match(s) or FOOTER.match(s) or NOTE.match(s) or FIELDS_LINE.match(s)
+    )
+
+
+def fields(text: str) -> dict[str, str]:
+    """Header fields on a line (`时间：2025年4月2日　来源：云溪网`): {"date": …, "source": …} as printed."""
+    out: dict[str, str] = {}
+    for match in FIELD.finditer(to_simplified(text)):
+        key = "source" if match.group("key") in ("来源", "稿源") else "date"
+        out.setdefault(key, text[match.start("value") : match.end("value")])
+    return out
+
+
+def dateline_date(text: str) -> str:
+    """The date of a dateline (`本报云溪3月5日讯`, `新华社长沙3月8日电`, `…嘉義15日電`) near a text's start."""
+    match = DATELINE_DATE.search(to_simplified(text[:60]))
+    return text[match.start() : match.end()] if match else ""
+
+
+def heading(text: str) -> str | None:
+    """The heading a line is (`【…】` without its brackets), or None when it is not one."""
+    s = to_simplified(text)
+    bracketed = HEADING_BRACKETS.match(s)
+    if bracketed:
+        return text[1:-1]
+    if ends_sentence(text) or len(text) > 30:
+        return None
+    if ENUMERATED.match(s):
+        return text
+    if len(text) <= MAX_HEADING_CHARS and not any(c in "，。；！？：,;!?:" for c in s):
+        return text
+    return None
+
+
+def blocks(lines: list[SourceLine]) -> list[Block]:
+    """Paragraphs grouped under their headings; a heading is a line after a finished sentence, never the last."""
+    out: list[tuple[str, int, list[ParsedParagraph]]] = [("", lines[0].number if lines else 0, [])]
+    pending: list[SourceLine] = []
+    for k, line in enumerate(lines):
+        # A line the next one continues (`记者从会上获悉` / `，今年…`) is a layout break, not a heading.
+        follows = k + 1 < len(lines) and lines[k + 1].text[:1] not in "，,。、；;：:”」）)"
+        title = heading(line.text) if not pending and follows else None
+        if title is not None:
+            out.append((title, line.number, []))
+            continue
+        pending.append(line)
+        if ends_sentence(line.text):
+            out[-1][2].append(make_paragraph(pending))
+            pending = []
+    if pending:
+        out[-1][2].append(make_paragraph(pending))
+    return [Block(title, tuple(paragraphs), number) for title, number, paragraphs in out if paragraphs]
