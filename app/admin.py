@@ -26,7 +26,7 @@ from rag.ingest.store import add_documents, remove_document
 
 log = logging.getLogger("app.admin")
 
-FORM_FIELDS = ("title", "date", "source", "slug")
+FORM_FIELDS = ("title", "date", "source", "slug", "format")
 
 
 class AddedOut(BaseModel):
@@ -78,7 +78,7 @@ router = APIRouter(tags=["admin"])
     status_code=201,
     response_model=AddedOut,
     responses={**RESPONSES, 200: {"model": AddedOut, "description": "Same content already stored: no-op."}},
-    summary="Add a document (multipart: `file`, optional `meta`, `title`, `date`, `source`, `slug`)",
+    summary="Add a document (multipart: `file`, optional `meta`, `title`, `date`, `source`, `slug`, `format`)",
 )
 async def add_document(
     _: Admin, request: Request, response: Response, settings: SettingsDep, service: ServiceDep
@@ -149,7 +149,7 @@ async def _read_upload(request: Request, settings: Settings) -> tuple[Upload, Fi
         meta = await _meta(form.get("meta"))
         values = {key: form.get(key) for key in FORM_FIELDS}
         if any(v is not None and not isinstance(v, str) for v in values.values()):
-            raise HTTPException(status_code=422, detail="title, date, source and slug must be text fields.")
+            raise HTTPException(status_code=422, detail="title, date, source, slug and format must be text fields.")
         fields = Fields(**{k: (v or None) for k, v in values.items()})  # type: ignore[arg-type]
         return Upload(name=file.filename, data=data, meta=meta), fields
 

@@ -140,10 +140,10 @@ def answer_request(index: Index, request: AskRequest, settings: Settings, compos
         return _answer(index, plan, composer.not_found(plan.language), clock.timings())
     clock.mark("planned")
     result = retrieve(index, plan, options, settings, clock)
-    hits = candidates(index, plan, result.hits)
+    speakers = options.speakers or plan.filter_speakers
+    hits = candidates(index, plan, result.hits, speakers)
     found = decide(index, plan, hits, result.query_vector)
     topic = topic_terms(index, plan, result) if plan.intent == "multi" else None
-    speakers = options.speakers or plan.filter_speakers
     chosen = picks(index, plan, hits, result, topic, options.top_k, speakers) if found else []
     quotes = _quotes(index, chosen, result, settings, topic)
     closest = [] if quotes else _quotes(index, [Pick(h) for h in hits[:CLOSEST]], result, settings, None)

@@ -9,6 +9,7 @@ import numpy as np
 
 from rag.corpus import Segment
 from rag.index.load import Index
+from rag.script import to_simplified
 from rag.textutil import quotes_balanced
 
 KEYWORD_WEIGHT = 0.25  # weight of token overlap next to cosine similarity (both in 0..1)
@@ -112,7 +113,12 @@ def _widen(
         return hi - lo + 1 < max_sentences
 
     # A sentence that leans on the previous one ("这些合作…") needs it to make sense.
-    if lo > 0 and same[lo - 1] and text[spans[lo][0] :].startswith(BACK_REFERENCE) and fits():
+    if (
+        lo > 0
+        and same[lo - 1]
+        and to_simplified(text[spans[lo][0] : spans[lo][0] + 4]).startswith(BACK_REFERENCE)
+        and fits()
+    ):
         lo -= 1
     # A sentence introducing what follows ("要做好以下三点：") or asking what the next one answers
     # ("如何更好地……？我建议……") needs the next one.

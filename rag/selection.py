@@ -54,10 +54,10 @@ class Pick:
         return allowed
 
 
-def candidates(index: Index, plan: QuestionPlan, hits: list[Hit]) -> list[Hit]:
+def candidates(index: Index, plan: QuestionPlan, hits: list[Hit], speakers: Collection[str] = ()) -> list[Hit]:
     """The hits the answer may quote: a question's answer in its place; for "more", what was not shown yet;
     for who/multi, paragraphs holding people's words."""
-    hits = _answers_for_questions(index, hits)
+    hits = _answers_for_questions(index, hits, frozenset(speaker_key(s) for s in speakers))
     if plan.intent == "more" and plan.exclude_text:
         hits = [h for h in hits if not _overlaps(h.chunk.text, plan.exclude_text)] or hits
     if plan.intent in ("who", "multi"):
@@ -65,20 +65,28 @@ def candidates(index: Index, plan: QuestionPlan, hits: list[Hit]) -> list[Hit]:
     return hits
 
 
-def _answers_for_questions(index: Index, hits: list[Hit]) -> list[Hit]:
-    """A question paragraph stands for its answer (first answer paragraph, same rank); unanswered ones drop out."""
-    out: list[Hit] = []
-    seen: set[int] = set()
+def _answers_for_questions(index: Index, hits: list[Hit], wanted: frozenset[str]) -> list[Hit]:
+    """A question paragraph stands for its answer: the first answer paragraph (by a wanted speaker when the
+    question names some) takes the question's score on top of its own, and the hits are ranked again; an
+    unanswered question drops out. Corpora without questions keep their ranking as it is."""
+    if not any(h.chunk.kind == "question" for h in hits):
+        return hits
+    scores: dict[int, float] = {}
+    best: dict[int, Hit] = {}
     for hit in hits:
         if hit.chunk.kind == "question":
-            rows = index.answer_rows.get(hit.chunk.id, ())
+            rows = [
+                r
+                for r in index.answer_rows.get(hit.chunk.id, ())
+                if not wanted or any(speaker_key(n) in wanted for n in index.chunks[r].persons())
+            ]
             if not rows:
                 continue
             hit = replace(hit, chunk=index.chunks[rows[0]], row=rows[0])
-        if hit.row not in seen:
-            seen.add(hit.row)
-            out.append(hit)
-    return out
+        scores[hit.row] = scores.get(hit.row, 0.0) + hit.score
+        best.setdefault(hit.row, hit)
+    order = sorted(best, key=lambda row: -scores[row])  # stable: ties keep the fused order
+    return [replace(best[row], score=scores[row], rank=rank) for rank, row in enumerate(order, start=1)]
 
 
 def picks(

@@ -7,11 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from support.stores import copy_store
 
 from rag import Index, Settings, build_index, load_index
+from rag.cli import main as rag_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
+SPEECHES = ROOT / "tests" / "fixtures" / "speeches"
+SPEECH_DOCUMENTS = sorted(p for p in SPEECHES.glob("*.txt") if not p.name.startswith("refusal"))
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +51,14 @@ def index(settings: Settings, built: Path) -> Index:
 def fresh_settings(tmp_path: Path, corpus_dir: Path) -> Iterator[Settings]:
     """Settings with an empty index folder of their own, for tests that build, break or swap indexes."""
     yield Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", feedback_db=tmp_path / "fb.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def documents(settings: Settings, built: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
+    """The session's store plus every speech-format fixture, added with `rag add` (the real model embeds them);
+    the settings of that store and what `rag add` printed."""
+    local = copy_store(settings, tmp_path_factory.mktemp("documents"))
+    env = {"RAG_CORPUS_DIR": str(local.corpus_dir), "RAG_INDEX_DIR": str(local.index_dir)}
+    result = CliRunner().invoke(rag_cli, ["add", *map(str, SPEECH_DOCUMENTS)], env=env)
+    assert result.exit_code == 0, result.output
+    return local, result.output

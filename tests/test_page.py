@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from support.injection import MARKUP_SPEAKER, ingest_injected
 from support.servers import serving_in_thread
@@ -23,6 +24,7 @@ from support.waiting import wait_until
 from app.main import create_app
 from rag import Index, Settings, build_index
 from rag.feedback import FeedbackStore
+from rag.script import is_traditional
 from rag.service import Service
 
 pytestmark = pytest.mark.browser
@@ -589,3 +591,53 @@ def test_links_images_and_instructions_in_an_added_document_stay_inert(injected_
     assert page.evaluate("window.__pwned") is None
     assert not any("evil.example" in u for u in watch.requests)
     shot(page, "injected-document")
+
+
+# ---------------------------------------------------------------- reports, interviews, traditional characters
+
+
+@pytest.fixture(scope="module")
+def documents_server(documents: tuple[Settings, str]) -> Iterator[str]:
+    """The session's store plus every speech-format fixture (conftest), served for real."""
+    local = documents[0]
+    with serving_in_thread(create_app(local)) as url:
+        wait_until(lambda: httpx.get(url + "/readyz").status_code == 200, 120, "the documents index to load")
+        yield url
+
+
+def test_reported_speech_is_shown_as_reported_never_as_a_blockquote(documents_server: str, open_page: Opener) -> None:
+    page, _ = open_page(documents_server)
+    turn = ask(page, "王建华说云溪市现有多少家博物馆？")
+    best = turn.locator(".card.best")
+    expect(best).to_have_attribute("data-attribution", "reported")
+    expect(best.locator(".excerpt.reported .reported-lead")).to_contain_text("据")
+    expect(best.locator(".reported-note")).to_contain_text("转述，非原话")
+    expect(best.locator("blockquote")).to_have_count(0)
+    expect(best.locator(".who")).to_have_text("王建华")
+    shot(page, "reported-speech")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=documents_server)
+    best.get_by_role("button", name="复制").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("据") and "转述，非原话" in copied and not copied.startswith("“")
+
+
+def test_an_answer_shows_the_question_it_answers(documents_server: str, open_page: Opener) -> None:
+    page, _ = open_page(documents_server)
+    turn = ask(page, "陈静说云溪市博物馆现有多少件藏品？")
+    best = turn.locator(".card.best")
+    expect(best.locator(".asked")).to_contain_text("记者问")
+    expect(best.locator(".asked")).to_contain_text("云溪市博物馆有多少藏品")
+    expect(best.locator("blockquote")).to_contain_text("4.2万件")
+    expect(best.locator("blockquote")).not_to_contain_text("陈静：")
+    shot(page, "interview-answer")
+
+
+def test_traditional_quotes_stay_as_printed_for_a_simplified_question(documents_server: str, open_page: Opener) -> None:
+    page, _ = open_page(documents_server, locale="en-US")
+    turn = ask(page, "许文彬怎么看文化？")
+    best = turn.locator(".card.best")
+    expect(best.locator(".who")).to_contain_text("許文彬")
+    assert is_traditional(best.locator(".excerpt").inner_text())  # quoted as printed, not converted
+    best.get_by_role("button", name="Full speech").click()
+    expect(page.locator("#panel .para.target mark")).to_be_visible()
+    shot(page, "traditional-en")

@@ -366,7 +366,18 @@
 
   function displayName(q) {
     if (q.kind === "editor_note") return t("editor_note");
+    if (isDocumentVoice(q)) return t("report_text");
     return state.lang === "en" && q.speaker_en ? q.speaker_en : q.speaker;
+  }
+
+  // The document's own words (an editor's note, a report's narrative): no person said them.
+  function isDocumentVoice(q) {
+    return q.attribution === null || q.kind === "editor_note";
+  }
+
+  function reportedBy(q) {
+    const source = state.lang === "en" ? q.source_en || q.source : q.source;
+    return source ? t("reported_by", { source }) : t("reported_plain");
   }
 
   function renderFound(turn, answer) {
@@ -435,7 +446,7 @@
   // ------------------------------------------------------------ quote cards
 
   function roleParts(q, english) {
-    if (q.kind === "editor_note") return [q.organization];
+    if (isDocumentVoice(q)) return [q.organization];
     return english
       ? [q.title_en || q.title, q.organization_en || q.organization]
       : [q.title, q.organization];
@@ -449,7 +460,7 @@
       el("span", { class: "who", text: displayName(q) }),
       el("span", { class: "role", text: roleParts(q, english).filter(Boolean).join(english ? ", " : "，") }),
     );
-    if (english && q.kind !== "editor_note") {
+    if (english && !isDocumentVoice(q)) {
       // The English forms, then the original Chinese ones (the quote itself always stays Chinese).
       const zh = [q.speaker, q.title, q.organization].filter(Boolean).join("，");
       node.append(el("span", { class: "zh-forms", lang: "zh-CN", text: zh }));
@@ -470,30 +481,57 @@
     return [doc.source, doc.title ? "《" + doc.title + "》" : "", doc.date].filter(Boolean).join("，");
   }
 
+  // What the copy button copies: own words in quotation marks; reported speech as reported, never quoted.
   function citation(q, answer) {
     const english = state.lang === "en";
-    const doc = sourceText(documentFor(q, answer));
-    if (english) {
-      const name = q.kind === "editor_note" ? t("editor_note") : q.speaker_en ? q.speaker_en + " (" + q.speaker + ")" : q.speaker;
-      return "“" + q.text + "” — " + [name, ...roleParts(q, true)].filter(Boolean).join(", ") + (doc ? " (" + doc + ")" : "");
+    const doc = sourceText(documentFor(q, answer)) + (q.page ? (english ? ", " : "，") + t("page", { n: q.page }) : "");
+    const name = isDocumentVoice(q) ? displayName(q) : english && q.speaker_en ? q.speaker_en + " (" + q.speaker + ")" : q.speaker;
+    const who = [name, ...roleParts(q, english)].filter(Boolean).join(english ? ", " : "，");
+    if (q.attribution === "reported") {
+      return english
+        ? reportedBy(q) + ": " + q.text + " (" + t("reported_note") + ") — " + who + (doc ? " (" + doc + ")" : "")
+        : reportedBy(q) + "：" + q.text + "（" + t("reported_note") + "）—— " + who + (doc ? "（" + doc + "）" : "");
     }
-    const name = q.kind === "editor_note" ? t("editor_note") : q.speaker;
-    return "“" + q.text + "” —— " + [name, ...roleParts(q, false)].filter(Boolean).join("，") + (doc ? "（" + doc + "）" : "");
+    return english
+      ? "“" + q.text + "” — " + who + (doc ? " (" + doc + ")" : "")
+      : "“" + q.text + "” —— " + who + (doc ? "（" + doc + "）" : "");
+  }
+
+  // The words of a quote: a speaker's own in a blockquote; reported speech labelled and never a blockquote.
+  function excerptNode(q) {
+    if (q.attribution === "reported") {
+      return el(
+        "div",
+        { class: "excerpt reported" },
+        el("p", { class: "reported-lead", text: reportedBy(q) + colon() }),
+        el("p", { class: "reported-text", lang: "zh-CN", text: q.text }),
+        el("p", { class: "reported-note", text: t("reported_note") }),
+      );
+    }
+    return el("blockquote", { class: "excerpt", lang: "zh-CN" }, el("p", { text: q.text }));
+  }
+
+  function askedNode(q) {
+    const who = q.context_by ? t("asked_by", { who: q.context_by }) : t("question_label");
+    return el("p", { class: "asked" }, el("span", { class: "label", text: who + colon() }), el("span", { lang: "zh-CN", text: q.context }));
   }
 
   function card(q, answer, opts) {
     const classes = ["card"];
     if (opts.primary) classes.push("best");
     if (opts.closest) classes.push("closest-card");
-    if (q.kind === "editor_note") classes.push("editor");
-    const node = el("figure", { class: classes.join(" "), "data-paragraph-id": q.paragraph_id });
+    if (isDocumentVoice(q)) classes.push("editor");
+    if (q.attribution === "reported") classes.push("reported-card");
+    const node = el("figure", { class: classes.join(" "), "data-paragraph-id": q.paragraph_id, "data-attribution": q.attribution || "document" });
     if (opts.closest) node.append(el("span", { class: "badge", text: t("closest_badge") }));
-    node.append(el("blockquote", { class: "excerpt", lang: "zh-CN" }, el("p", { text: q.text })));
+    if (q.context) node.append(askedNode(q));
+    node.append(excerptNode(q));
     const caption = el("figcaption", null);
     if (!opts.grouped) caption.append(attributionNode(q));
     if (q.headline) caption.append(el("p", { class: "headline" }, el("span", { class: "label", text: t("section") + colon() }), el("span", { lang: "zh-CN", text: q.headline })));
     const doc = documentFor(q, answer);
-    caption.append(el("p", { class: "source" }, el("span", { class: "label", text: t("source") + colon() }), el("span", { text: sourceText(doc) })));
+    const where = sourceText(doc) + (q.page ? (state.lang === "en" ? ", " : "，") + t("page", { n: q.page }) : "");
+    caption.append(el("p", { class: "source" }, el("span", { class: "label", text: t("source") + colon() }), el("span", { text: where })));
     node.append(caption);
 
     const actions = el("div", { class: "card-actions" });
@@ -622,7 +660,8 @@
 
   async function openSpeech(q, opener) {
     panelOpener = opener || null;
-    const key = q.kind === "editor_note" ? q.document : q.speaker;
+    // A speech opens the speaker's whole speech; anything else (a report, an interview) the whole document.
+    const key = q.kind === "speech" ? q.speaker : q.document;
     panel.dataset.key = key;
     panel.dataset.target = q.paragraph_id;
     panel.dataset.start = String(q.start);

@@ -11,6 +11,7 @@ from rag.cli.base import Context, pass_ctx, progress_bar, run_guarded
 from rag.ingest.records import AddReport, Fields, Upload
 from rag.ingest.store import add_documents, list_documents, remove_document
 from rag.ingest.uploads import expand_paths, read_upload
+from rag.parsers import FORMAT_NAMES, TEXT_FORMATS
 
 
 @click.command("add")
@@ -19,6 +20,12 @@ from rag.ingest.uploads import expand_paths, read_upload
 @click.option("--date", help="Date of the speeches, as text (e.g. 2024-09-30 or 9月30日).")
 @click.option("--source", help="Where the document was published (e.g. 湖南日报).")
 @click.option("--slug", help="Document id: lower-case ASCII letters, digits, dashes (one file only).")
+@click.option(
+    "--format",
+    "text_format",
+    type=click.Choice(list(TEXT_FORMATS)),
+    help="Read the text as this format instead of detecting it (zhaideng = a 发言摘登 page).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @pass_ctx
 def add(
@@ -28,17 +35,21 @@ def add(
     date: str | None,
     source: str | None,
     slug: str | None,
+    text_format: str | None,
     as_json: bool,
 ) -> None:
-    """Add speech documents (.txt 发言摘登 pages, .md, .jsonl) and index their new paragraphs.
+    """Add speech documents and index their new paragraphs.
 
-    Every file is checked before anything is stored; one refusal stores nothing. A folder adds its source
-    files. Content already in the corpus is skipped and said so. A `name.meta.json` beside a file (speakers'
-    English names, aliases) is stored with it.
+    Text files are read as whichever format explains them best: a single speech, a news report, an
+    interview, a press conference or a 发言摘登 page (--format names one instead); .md and .jsonl have their
+    own formats. Every file is checked before anything is stored; one refusal stores nothing. A folder adds
+    its source files. Content already in the corpus is skipped and said so. A `name.meta.json` beside a file
+    (speakers' English names, aliases) is stored with it.
 
     \b
     Examples:
       rag add speeches/forum.md --date 2024-12-02 --source 湖南日报
+      rag add interview.txt --format interview
       rag add speeches/ --json
     """
     settings = ctx.settings
@@ -49,7 +60,7 @@ def add(
         ]
         if not uploads:
             raise click.UsageError("no source files (.txt, .md, .jsonl) in the given folder")
-        fields = Fields(title=title, date=date, source=source, slug=slug)
+        fields = Fields(title=title, date=date, source=source, slug=slug, format=text_format)
         report = add_documents(settings, uploads, fields, progress=progress_bar())
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
@@ -66,9 +77,11 @@ def _print_report(report: AddReport) -> None:
             click.echo(f"{r.name}: already in the corpus as `{d.slug}` (same content); nothing to do.")
         else:
             click.echo(
-                f"Added {r.name} as `{d.slug}` ({d.title}): {d.paragraphs} paragraphs by {len(d.speakers)} "
-                f"speaker(s): {'、'.join(d.speakers)}."
+                f"Added {r.name} as `{d.slug}` ({d.title}), read as {FORMAT_NAMES.get(d.format, d.format)}: "
+                f"{d.counts()}; {len(d.speakers)} speaker(s): {'、'.join(d.speakers)}."
             )
+            for note in d.notes:
+                click.echo(f"    note: {note}")
     if report.generation:
         click.echo(
             f"Published index generation {report.generation}: embedded {report.embedded} new text(s), "

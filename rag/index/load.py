@@ -167,7 +167,12 @@ class Index:
             by_doc.setdefault(c.document, []).append(row)
             if c.question:
                 answers.setdefault(c.question, []).append(row)
-        self.rows_by_speaker = {k: np.array(v, dtype=np.int64) for k, v in by_speaker.items()}
+        # A question is filed under the people who answer it too: asked of them, it stands for their answer.
+        row_of = {c.id: row for row, c in enumerate(self.chunks)}
+        for question, rows in answers.items():
+            for name in dict.fromkeys(n for r in rows for n in self.chunks[r].persons()):
+                by_speaker.setdefault(speaker_key(name), []).append(row_of[question])
+        self.rows_by_speaker = {k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_speaker.items()}
         self.rows_by_document = {k: np.array(v, dtype=np.int64) for k, v in by_doc.items()}
         self.answer_rows = {k: tuple(v) for k, v in answers.items()}
 

@@ -17,12 +17,13 @@ from rag.errors import Conflict, CorpusError, IngestError
 from rag.ingest.records import NO_FIELDS, DocumentSummary, Fields, Prepared, Upload
 from rag.ingest.uploads import refuse_dotdot, too_large
 from rag.parsers import source_suffixes
+from rag.script import to_simplified
 from rag.settings import Settings
 from rag.speakers import Speaker
 from rag.textutil import has_cjk
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-FIELD_LIMITS = {"title": 200, "subtitle": 200, "date": 40, "source": 100}
+FIELD_LIMITS = {"title": 200, "subtitle": 200, "date": 40, "source": 100, "format": 20}
 SPEAKER_FIELDS = ("name_en", "organization_en", "org_aliases", "org_aliases_en")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -77,7 +78,12 @@ def _clean_fields(name: str, meta: Mapping[str, Any], fields: Fields) -> dict[st
     if not isinstance(meta, Mapping):
         raise CorpusError(name, "metadata must be a JSON object")
     out = dict(meta)
-    for key, value in (("title", fields.title), ("date", fields.date), ("source", fields.source)):
+    for key, value in (
+        ("title", fields.title),
+        ("date", fields.date),
+        ("source", fields.source),
+        ("format", fields.format),
+    ):
         if value is not None:
             out[key] = value
     for key, limit in FIELD_LIMITS.items():
@@ -107,22 +113,24 @@ def _known_speakers(document: Document, meta: Mapping[str, Any], known: Sequence
 
     A speaker written `张冬（中国移动副总经理）` here and described as 张冬 of 中国移动通信集团有限公司 (alias
     中国移动) elsewhere is the same person: the entry carries the organisation's full name and English forms,
-    so the registry merges the two.
+    so the registry merges the two. Names and organisations are compared in simplified characters, so
+    劉慶峰 of 科大訊飛 is 刘庆峰 of 科大讯飞.
     """
-    described = {s["name"] for s in meta.get("speakers", [])}
+    described = {to_simplified(str(s["name"])) for s in meta.get("speakers", [])}
     out: list[dict[str, Any]] = []
     for speaker in document.speakers:
-        if speaker.kind != "person" or speaker.name in described:
+        if speaker.kind != "person" or to_simplified(speaker.name) in described:
             continue
         matches: list[tuple[Speaker, str]] = []
+        title_s, organization_s = to_simplified(speaker.title), to_simplified(speaker.organization)
         for other in known:
-            if other.kind != "person" or other.name != speaker.name:
+            if other.kind != "person" or to_simplified(other.name) != to_simplified(speaker.name):
                 continue
-            names = other.org_names()
-            if speaker.organization and speaker.organization in names:
+            names = [to_simplified(n) for n in other.org_names()]
+            if organization_s and organization_s in names:
                 matches.append((other, speaker.title))
             elif not speaker.organization:
-                prefix = next((n for n in sorted(names, key=len, reverse=True) if speaker.title.startswith(n)), None)
+                prefix = next((n for n in sorted(names, key=len, reverse=True) if title_s.startswith(n)), None)
                 if prefix:
                     matches.append((other, speaker.title[len(prefix) :].lstrip("，,、 ") or other.title))
         if len({m.key for m, _ in matches}) != 1:
@@ -139,7 +147,7 @@ def _known_speakers(document: Document, meta: Mapping[str, Any], known: Sequence
                 }
             )
         out.append(entry)
-        described.add(speaker.name)
+        described.add(to_simplified(speaker.name))
     return out
 
 
@@ -153,8 +161,11 @@ def summary(document: Document) -> DocumentSummary:
         format=info.format,
         file=info.file,
         speakers=tuple(s.name for s in document.speakers if s.kind == "person"),
-        paragraphs=sum(1 for c in document.chunks if c.kind == "speech"),
+        paragraphs=sum(1 for c in document.chunks if c.persons()),
         editor_note=sum(1 for c in document.chunks if c.kind == "editor_note"),
+        narrative=sum(1 for c in document.chunks if c.kind == "narrative" and not c.persons()),
+        questions=sum(1 for c in document.chunks if c.kind == "question"),
+        notes=document.notes,
     )
 
 

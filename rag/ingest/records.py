@@ -26,6 +26,7 @@ class Fields:
     date: str | None = None
     source: str | None = None
     slug: str | None = None
+    format: str | None = None  # a text format (speech, news, interview, press, zhaideng) instead of detecting one
 
 
 NO_FIELDS = Fields()
@@ -42,11 +43,29 @@ class DocumentSummary:
     format: str
     file: str
     speakers: tuple[str, ...]
-    paragraphs: int  # speaker paragraphs
+    paragraphs: int  # paragraphs holding a speaker's words (speeches, answers, reports quoting someone)
     editor_note: int  # editor's-note paragraphs
+    narrative: int = 0  # the document's own paragraphs that quote nobody (a report's narrative, an introduction)
+    questions: int = 0  # interview and press-conference questions
+    notes: tuple[str, ...] = ()  # what the parser could not attribute, and why
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "speakers": list(self.speakers)}
+        return {**asdict(self), "speakers": list(self.speakers), "notes": list(self.notes)}
+
+    def counts(self) -> str:
+        """`12 paragraphs: 9 attributed, 3 narrative` (and questions and editor's notes where there are any)."""
+        total = self.paragraphs + self.editor_note + self.narrative + self.questions
+        parts = [f"{self.paragraphs} attributed"]
+        parts += [
+            f"{n} {what}"
+            for n, what in (
+                (self.narrative, "narrative"),
+                (self.questions, "questions"),
+                (self.editor_note, "editor's note"),
+            )
+            if n
+        ]
+        return f"{total} paragraphs: {', '.join(parts)}"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import CorpusError
-from rag.parsers.detect import TEXT_FORMATS, parse_text
+from rag.parsers.detect import FORMAT_NAMES, TEXT_FORMATS, parse_text
 from rag.parsers.jsonl import parse_jsonl
 from rag.parsers.markdown import parse_markdown
 from rag.parsers.records import ParsedDocument, ParsedParagraph, ParsedPerson, ParsedSection, ParsedSegment, SourceLine
@@ -22,6 +22,7 @@ PARSERS: dict[str, Parser] = {
 }
 
 __all__ = [
+    "FORMAT_NAMES",
     "PARSERS",
     "TEXT_FORMATS",
     "ParsedDocument",

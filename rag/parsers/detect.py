@@ -38,6 +38,15 @@ TEXT_FORMATS: dict[str, TextParser] = {
     "news": parse_news,
 }
 LABELS = {"zhaideng": "发言摘登", "speech": "speech", "news": "news", "interview": "interview", "press": "press"}
+FORMAT_NAMES = {
+    "zhaideng": "a 发言摘登 page",
+    "speech": "a single speech",
+    "news": "a news report",
+    "interview": "an interview",
+    "press": "a press conference",
+    "markdown": "Markdown",
+    "jsonl": "JSONL",
+}
 ZHAIDENG_EXPECTED = "a `姓名（职务）` speaker line before each speech"
 REPORT_ORDER = ("zhaideng", "speech", "news", "interview", "press")
 
