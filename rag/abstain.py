@@ -89,6 +89,83 @@ QUESTION_WORDS = frozenset(
         "dr",
     ]
 )
+# English nouns that name a kind of institution, place or event: capitalised in a name (Nanling University),
+# never a name the corpus must know.
+INSTITUTION_WORDS = frozenset(
+    (
+        "university",
+        "college",
+        "school",
+        "institute",
+        "academy",
+        "museum",
+        "library",
+        "gallery",
+        "theatre",
+        "theater",
+        "center",
+        "centre",
+        "park",
+        "city",
+        "province",
+        "county",
+        "district",
+        "town",
+        "village",
+        "bureau",
+        "department",
+        "ministry",
+        "office",
+        "government",
+        "council",
+        "committee",
+        "commission",
+        "association",
+        "federation",
+        "society",
+        "foundation",
+        "group",
+        "company",
+        "corporation",
+        "corp",
+        "inc",
+        "ltd",
+        "bank",
+        "hospital",
+        "festival",
+        "expo",
+        "exhibition",
+        "forum",
+        "conference",
+        "summit",
+        "fair",
+        "week",
+        "award",
+        "zone",
+        "port",
+        "harbor",
+        "harbour",
+        "airport",
+        "station",
+        "studio",
+        "studios",
+        "media",
+        "press",
+        "news",
+        "daily",
+        "times",
+        "radio",
+        "television",
+        "tv",
+        "network",
+        "platform",
+        "cooperative",
+        "co-op",
+        "agency",
+        "administration",
+        "authority",
+    )
+)
 SAY_ZH = re.compile(
     r"^(?P<subject>.{2,24}?)(?:在.{0,10}?)?(?:说了|谈了|讲了|表示了|提到了|发言|怎么看|如何看待|如何评价|怎么评价|认为|有什么看法|有何看法)"
 )
@@ -103,10 +180,13 @@ GENERIC_SUBJECTS = re.compile(
     re.I,
 )
 QUANTITY_QUESTION = re.compile(
-    r"多少|几个|几家|几项|几位|几种|几年|哪一年|哪年|什么时候|何时|几月|几号|"
+    r"多少|几个|几家|几项|几位|几种|几年|几天|几成|哪一年|哪年|什么时候|何时|几月|几号|多久|多长时间|多大|多高|多远|多快|"
     r"\bhow (many|much|large|big|long)\b|\bwhat year\b|\bwhen\b|\bwhat (is|was) the (number|population|price)\b",
     re.I,
 )
+QUESTION_MORPHEME = re.compile(
+    r"^(?:多少|多久|多长|多大|多高|多远|几|哪|什么|怎么|为什么|如何)"
+)  # 多少钱 asks, names nothing
 NUMBER = re.compile(r"[0-9０-９]|[一二三四五六七八九十两百千万亿]+(?:个|项|点|家|级|万|亿|年|月|日|位|种|方面|多)")
 BACKGROUND_SHARE = 0.2  # a word in this share of paragraphs is background (湖南, 文化), not a topic
 DENSE_CLEAR = 3.0  # z-score of the best sentence similarity that counts as a clear match
@@ -166,12 +246,17 @@ def _without_mentions(plan: QuestionPlan) -> str:
 
 
 def unknown_latin_entities(index: Index, text: str) -> list[str]:
-    """Capitalised words and acronyms that neither the corpus, its pinyin, nor the metadata knows."""
+    """Capitalised words and acronyms that neither the corpus, its pinyin, nor the metadata knows.
+
+    Words that name a kind of institution (University, Museum, Bureau) are no names, and a name written in
+    pinyin over several words (Wu Xiulan) is known when the words together are.
+    """
     _, known = _profile(index)
+    joined = _known_pinyin_runs(text, known)
     out: list[str] = []
     for word in _LATIN_TERM.findall(text):
         low = word.lower().rstrip("'s").replace("'", "")
-        if low in QUESTION_WORDS or len(low) < 2:
+        if low in QUESTION_WORDS or low in INSTITUTION_WORDS or low in joined or len(low) < 2:
             continue
         capital = word[0].isupper() or word.isupper() or any(ch.isdigit() for ch in word)
         at_start = text.lstrip().startswith(word) and not has_cjk(text)
@@ -180,6 +265,17 @@ def unknown_latin_entities(index: Index, text: str) -> list[str]:
         if low in known or low.rstrip("s") in known:
             continue
         out.append(word)
+    return out
+
+
+def _known_pinyin_runs(text: str, known: frozenset[str]) -> set[str]:
+    """Words of a run of capitalised words whose concatenation (or a pair's) the corpus knows: wu + xiulan."""
+    words = [w.lower() for w in re.findall(r"[A-Z][a-z]+", text)]
+    out: set[str] = set()
+    for i in range(len(words)):
+        for j in range(i + 2, min(len(words), i + 4) + 1):
+            if "".join(words[i:j]) in known:
+                out.update(words[i:j])
     return out
 
 
@@ -194,16 +290,30 @@ def asks_what_a_non_speaker_said(question: str) -> str:
     return ""
 
 
+def asks_quantity(question: str) -> bool:
+    """A "how many / how much / when" question."""
+    return bool(QUANTITY_QUESTION.search(to_simplified(question)))
+
+
+def states_number(text: str) -> bool:
+    """The text states a number or a date."""
+    return bool(NUMBER.search(to_simplified(text)))
+
+
 def lacks_asked_quantity(question: str, paragraph: str) -> bool:
     """A "how many / when" question whose best paragraph states no number or date cannot be answered by it."""
-    return bool(QUANTITY_QUESTION.search(to_simplified(question))) and not NUMBER.search(to_simplified(paragraph))
+    return asks_quantity(question) and not states_number(paragraph)
 
 
 def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:
     """Combine the signals into an abstain / answer decision."""
     meta_text, _ = _profile(index)
     rest = _without_mentions(plan)
-    words = [(w, f) for w, f in index.tokenizer.words(rest) if has_cjk(w) and len(w) >= 2 and w not in STOPWORDS]
+    words = [
+        (w, f)
+        for w, f in index.tokenizer.words(rest)
+        if has_cjk(w) and len(w) >= 2 and w not in STOPWORDS and not QUESTION_MORPHEME.match(w)
+    ]
     n_docs = max(1, len(index.chunks))
     known, unknown, entities = [], [], []
     for w, flag in words:

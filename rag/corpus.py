@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from rag.parsers import parse_source, source_suffixes
 from rag.parsers.records import ParsedDocument, ParsedPerson, ParsedSection, ParsedSegment
 from rag.script import to_simplified
 from rag.speakers import EDITOR, EDITOR_EN, NARRATOR, NARRATOR_EN, Speaker, SpeakerFields
-from rag.textutil import join_layout_lines, split_sentences
+from rag.textutil import has_cjk, join_layout_lines, split_sentences
 from rag.vocabulary import Attribution, ParagraphKind
 
 META_SUFFIX = ".meta.json"
@@ -158,7 +158,29 @@ def split_title(raw_title: str) -> tuple[str, str]:
 
 
 def _speaker_from_meta(person: ParsedPerson, meta: dict[str, Any]) -> Speaker:
-    """A person as the document introduces them, with what its metadata says of them (name in either script)."""
+    """A person as the document introduces them, with what its metadata says of them (name in either script),
+    and their name in pinyin when the metadata gives no English name."""
+    speaker = _described(person, meta)
+    if speaker.name_en or not has_cjk(speaker.name):
+        return speaker
+    return replace(speaker, name_pinyin=name_in_pinyin(speaker.name))
+
+
+def name_in_pinyin(name: str) -> str:
+    """吴秀兰 → Wu Xiulan, 欧阳明 → Ouyang Ming, 劉慶峰 → Liu Qingfeng (a foreign name is left alone)."""
+    from pypinyin import lazy_pinyin
+
+    from rag.parsers.lexicon import surname_of
+
+    simplified = to_simplified(name)
+    surname = surname_of(simplified)
+    if not surname or "·" in name:
+        return ""
+    given = simplified[len(surname) :]
+    return f"{''.join(lazy_pinyin(surname)).capitalize()} {''.join(lazy_pinyin(given)).capitalize()}".strip()
+
+
+def _described(person: ParsedPerson, meta: dict[str, Any]) -> Speaker:
     name, raw_title, organization = person.name, person.title, person.organization
     wanted = to_simplified(name)
     known = next((s for s in meta.get("speakers", []) if to_simplified(str(s.get("name", ""))) == wanted), None)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rag.abstain import asks_quantity
 from rag.corpus import Segment
 from rag.crosslingual import is_background, pinyin_terms, shared_topic_words
 from rag.excerpt import Voices, choose_excerpt
@@ -36,6 +37,7 @@ class Pick:
     hit: Hit
     speakers: frozenset[str] | None = None  # speaker keys; None: no restriction by name
     people_only: bool = False
+    wants_number: bool = False  # the question asks how many, how much or when
 
     def voices(self) -> Voices:
         chunk = self.hit.chunk
@@ -103,7 +105,8 @@ def picks(
     people_only = plan.intent in ("who", "multi")
     if topic is not None:
         return _multi(index, hits, result, topic, top_k, wanted)
-    return [Pick(h, wanted, people_only) for h in hits[:top_k]]
+    number = asks_quantity(plan.question)
+    return [Pick(h, wanted, people_only, number) for h in hits[:top_k]]
 
 
 def quote_of(
@@ -112,7 +115,9 @@ def quote_of(
     """The verbatim excerpt of a pick with its attribution, or None when none of its words may be quoted."""
     hit = pick.hit
     chunk = hit.chunk
-    excerpt = choose_excerpt(index, hit.row, result.query_vector, topic or result.tokens, max_sentences, pick.voices())
+    excerpt = choose_excerpt(
+        index, hit.row, result.query_vector, topic or result.tokens, max_sentences, pick.voices(), pick.wants_number
+    )
     if excerpt is None:
         return None
     voice = excerpt.voice

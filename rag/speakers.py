@@ -65,6 +65,7 @@ class Speaker:
     org_aliases_en: tuple[str, ...] = ()
     roles_en: tuple[str, ...] = ()
     kind: SpeakerKind = "person"
+    name_pinyin: str = ""  # Wu Xiulan for 吴秀兰 when no English name is given: English questions may use it
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,14 +94,28 @@ class Speaker:
     def person_aliases(self) -> tuple[str, ...]:
         """Names that denote this person (not the organisation)."""
         out = [self.name]
-        if self.name_en:
-            en = self.name_en
+        for en in (self.name_en, self.name_pinyin):
+            if not en:
+                continue
             plain = en.replace("'", "").replace("’", "")
             parts = plain.split()
             out += [en, plain]
             if len(parts) == 2:
                 out += [f"{parts[1]} {parts[0]}", "".join(parts)]
+        out += self.surname_and_title()
         return tuple(dict.fromkeys(a for a in out if a))
+
+    def surname_and_title(self) -> list[str]:
+        """How a person is referred to after the first mention: 王局长, 陈馆长, 李教授 (a 副局长 is 局长 too)."""
+        from rag.parsers.lexicon import TITLE_WORDS, surname_of
+
+        surname = surname_of(to_simplified(self.name)) if self.kind == "person" else ""
+        title = to_simplified(self.title)
+        words = [w for w in TITLE_WORDS if len(w) >= 2 and title.endswith(w)]
+        if not surname or not words:
+            return []
+        word = max(words, key=len).removeprefix("副")
+        return [self.name[: len(surname)] + word] if len(word) >= 2 else []
 
     def org_names(self) -> tuple[str, ...]:
         """Names that denote the speaker's organisation."""

@@ -16,10 +16,13 @@ from rag.eval.results import compare
 from rag.eval.run import (
     DEFAULT_OUT,
     DEFAULT_QUESTIONS,
+    PARTS,
     default_questions,
+    in_repository,
     load_gold,
     open_client,
     run_eval,
+    with_documents,
     write_outputs,
 )
 from rag.eval.tables import format_changes, format_summary
@@ -54,6 +57,11 @@ def evaluate(ctx: Context, questions_file: Path, url: str | None, modes: list[st
     show_default=True,
     help="Folder for results.json and report.html.",
 )
+@click.option(
+    "--documents",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Documents the questions ask about beyond the corpus: indexed with it, in --out.",
+)
 @click.option("--url", help="Evaluate a running server (its POST /ask) instead of the app in-process.")
 @click.option(
     "--mode", "modes", type=click.Choice(MODES), multiple=True, help="Retrieval mode(s) to run [default: all three]."
@@ -81,6 +89,7 @@ def eval_command(
     ctx: Context,
     questions_file: Path | None,
     out: Path,
+    documents: Path | None,
     url: str | None,
     modes: tuple[str, ...],
     split: str,
@@ -88,11 +97,15 @@ def eval_command(
     via: str,
     as_json: bool,
 ) -> None:
-    """Run the gold question set and report hit@k, excerpt, speaker, abstention and latency metrics.
+    """Run the gold question sets and report hit@k, excerpt, speaker, attribution, abstention and latency metrics.
+
+    Without --questions both parts run: `page` (eval/questions.jsonl over the corpus) and `documents`
+    (eval/documents.jsonl over the corpus plus eval/documents/, indexed in OUT/documents).
 
     \b
     Examples:
       rag eval --out /tmp/eval-out
+      rag eval --questions eval/documents.jsonl --documents eval/documents --out /tmp/eval-docs
       rag eval --url http://127.0.0.1:8000 --mode hybrid
       rag --embedder sentence-transformers --embedding-model PATH eval --out /tmp/eval-st
       rag eval --compare before/results.json after/results.json
@@ -106,13 +119,30 @@ def eval_command(
             else:
                 click.echo(format_changes(a, b))
             return
-        run = evaluate(ctx, questions_file or default_questions(), url, list(modes or MODES), split, via)
-        results_path, report_path = write_outputs(run, out)
-        summary = summarize(run.results)
-        if as_json:
-            click.echo(json.dumps({"info": asdict(run.info), "summary": asdict(summary)}, ensure_ascii=False, indent=1))
+        if questions_file is None and documents is None:
+            parts = [p for p in PARTS if p.documents is None or not url]  # a server has only the corpus it has
+            runs = [
+                (p.name, in_repository(p.questions), in_repository(p.documents) if p.documents else None) for p in parts
+            ]
         else:
+            runs = [("", questions_file or default_questions(), documents)]
+        reported: dict[str, object] = {}
+        for name, questions, extra in runs:
+            where = out / name if name else out
+            local = with_documents(ctx.settings, extra, where) if extra else ctx.settings
+            run = evaluate(Context(local), questions, url, list(modes or MODES), split, via)
+            results_path, report_path = write_outputs(run, where)
+            summary = summarize(run.results)
+            if as_json:
+                reported[name or "run"] = {"info": asdict(run.info), "summary": asdict(summary)}
+                continue
+            if name:
+                click.echo(f"\n=== Part `{name}`: {questions}" + (f" over the corpus and {extra}" if extra else ""))
             click.echo(format_summary(run, summary))
             click.echo(f"\nWrote {results_path} and {report_path}")
+        if as_json:
+            click.echo(
+                json.dumps(reported if len(runs) > 1 else next(iter(reported.values())), ensure_ascii=False, indent=1)
+            )
 
     run_guarded(body)

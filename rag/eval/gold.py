@@ -4,14 +4,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rag.corpus import Chunk
+from rag.corpus import Chunk, slug_for
 from rag.errors import RagError
 from rag.records import HistoryTurn
 
+PAGE_TYPES = (
+    "factual",
+    "paraphrased",
+    "speaker",
+    "who",
+    "multi",
+    "layout",
+    "english",
+    "mixed",
+    "followup",
+    "unanswerable",
+)
+DOCUMENT_TYPES = (
+    "factual",
+    "paraphrased",
+    "speaker",
+    "who",
+    "multi",
+    "english",
+    "followup",
+    "traditional",
+    "unanswerable",
+)
 QUESTION_TYPES = (
     "factual",
     "paraphrased",
@@ -22,6 +45,7 @@ QUESTION_TYPES = (
     "english",
     "mixed",
     "followup",
+    "traditional",
     "unanswerable",
 )
 LANGUAGES = ("zh", "en", "mixed")
@@ -43,6 +67,16 @@ def split_for(question_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class SpanGold:
+    """Gold written against a document's text (the multi-document part): the words, whose, and how."""
+
+    document: str  # the file name
+    span: str  # an exact substring of the document
+    speaker: str
+    attribution: str  # direct | reported
+
+
+@dataclass(frozen=True)
 class GoldQuestion:
     """One question with what a correct answer must contain."""
 
@@ -58,6 +92,10 @@ class GoldQuestion:
     history: tuple[HistoryTurn, ...] = ()
     unanswerable_kind: str = ""
     note: str = ""
+    # The multi-document part writes gold as spans of documents; `resolve_spans` turns them into paragraphs,
+    # and the attribution kind each gold paragraph's span must be quoted with.
+    span_gold: tuple[SpanGold, ...] = ()
+    gold_attribution: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # pid -> (span, kind)
 
     @property
     def answerable(self) -> bool:
@@ -82,7 +120,10 @@ def parse_question(data: Mapping[str, Any], where: str = "question") -> GoldQues
     try:
         paragraphs = tuple(data.get("gold_paragraphs") or ())
         spans: dict[str, tuple[str, ...]] = {}
-        if data.get("gold_spans"):
+        span_gold = _span_gold(data.get("gold_spans"), where)
+        if span_gold:
+            pass  # resolved against the corpus by resolve_spans
+        elif data.get("gold_spans"):
             spans = {pid: _alternatives(v, where) for pid, v in dict(data["gold_spans"]).items()}
         elif data.get("gold_span") is not None:
             if len(paragraphs) != 1:
@@ -104,9 +145,54 @@ def parse_question(data: Mapping[str, Any], where: str = "question") -> GoldQues
             history=history,
             unanswerable_kind=str(data.get("unanswerable_kind") or ""),
             note=str(data.get("note") or ""),
+            span_gold=span_gold,
         )
     except KeyError as exc:
         raise QuestionSetError(f"{where}: missing field {exc}") from None
+
+
+def _span_gold(value: object, where: str) -> tuple[SpanGold, ...]:
+    """`gold_spans` as a list of {document, span, speaker, attribution} (the multi-document part), else ()."""
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("document", "span", "speaker")):
+            raise QuestionSetError(f"{where}: a gold span names its document, span and speaker")
+        attribution = str(item.get("attribution") or "direct")
+        if attribution not in ("direct", "reported"):
+            raise QuestionSetError(f"{where}: attribution is direct or reported, not {attribution}")
+        out.append(SpanGold(item["document"], item["span"], item["speaker"], attribution))
+    return tuple(out)
+
+
+def resolve_spans(questions: Sequence[GoldQuestion], chunks: Iterable[Chunk]) -> list[GoldQuestion]:
+    """Span gold as paragraph gold: each span's paragraph in its document (by the document's file name).
+
+    A span no paragraph holds (the parser dropped those words) keeps a paragraph id no quote can have, so the
+    question fails as it should instead of the gold being refused.
+    """
+    by_document: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        by_document.setdefault(c.document, []).append(c)
+    out = []
+    for q in questions:
+        if not q.span_gold:
+            out.append(q)
+            continue
+        paragraphs: list[str] = []
+        spans: dict[str, tuple[str, ...]] = {}
+        kinds: dict[str, tuple[tuple[str, str], ...]] = {}
+        for gold in q.span_gold:
+            slug = slug_for(Path(gold.document))
+            pid = next((c.id for c in by_document.get(slug, ()) if gold.span in c.text), f"{slug}-missing")
+            paragraphs.append(pid)
+            spans[pid] = (*spans.get(pid, ()), gold.span)
+            kinds[pid] = (*kinds.get(pid, ()), (gold.span, gold.attribution))
+        out.append(
+            replace(q, gold_paragraphs=tuple(dict.fromkeys(paragraphs)), gold_spans=spans, gold_attribution=kinds)
+        )
+    return out
 
 
 def load_questions(path: Path) -> list[GoldQuestion]:
@@ -125,15 +211,26 @@ def load_questions(path: Path) -> list[GoldQuestion]:
 
 @dataclass(frozen=True)
 class CorpusParagraph:
-    """What the grader needs of a corpus paragraph: its words and who said them."""
+    """What the grader needs of a corpus paragraph: its words, its own voice, and whose words are in it."""
 
     id: str
     text: str
-    speaker: str
+    speaker: str  # the paragraph's own voice (a speaker, or 编者按 / 报道 for the document's own text)
+    persons: tuple[str, ...] = ()  # everyone whose words it holds
+    voices: tuple[tuple[int, int, str], ...] = ()  # (start, end, speaker) of the words that are a segment's
+
+    def speaker_at(self, start: int, end: int) -> str:
+        """Who the words at [start, end) are: a segment's speaker, else the paragraph's own voice."""
+        return next((who for s, e, who in self.voices if s <= start and end <= e), self.speaker)
 
 
 def corpus_paragraphs(chunks: Iterable[Chunk]) -> dict[str, CorpusParagraph]:
-    return {c.id: CorpusParagraph(c.id, c.text, c.speaker) for c in chunks}
+    return {
+        c.id: CorpusParagraph(
+            c.id, c.text, c.speaker, c.persons(), tuple((s.start, s.end, s.speaker) for s in c.segments)
+        )
+        for c in chunks
+    }
 
 
 def gold_problems(questions: Sequence[GoldQuestion], paragraphs: Mapping[str, CorpusParagraph]) -> list[str]:
@@ -171,17 +268,18 @@ def gold_problems(questions: Sequence[GoldQuestion], paragraphs: Mapping[str, Co
         for pid in q.gold_spans:
             if pid not in q.gold_paragraphs:
                 problems.append(f"{where}: span for {pid}, which is not a gold paragraph")
-        speakers_of_gold = set()
+        speakers_of_gold: set[str] = set()
         for pid in q.gold_paragraphs:
             para = paragraphs.get(pid)
             if para is None:
-                problems.append(f"{where}: gold paragraph {pid} is not in the corpus")
+                if not (q.span_gold and pid.endswith("-missing")):  # a span the parser dropped: graded as a miss
+                    problems.append(f"{where}: gold paragraph {pid} is not in the corpus")
                 continue
-            speakers_of_gold.add(para.speaker)
+            speakers_of_gold.update(para.persons or (para.speaker,))
             for span in q.gold_spans.get(pid, ()):
                 if not span or span not in para.text:
                     problems.append(f"{where}: span `{span}` is not in {pid}")
-        if speakers_of_gold and speakers_of_gold != set(q.gold_speakers):
+        if speakers_of_gold and speakers_of_gold != set(q.gold_speakers) and not q.span_gold:
             problems.append(
                 f"{where}: gold speakers {sorted(q.gold_speakers)} but the gold paragraphs are "
                 f"by {sorted(speakers_of_gold)}"
@@ -193,12 +291,17 @@ def gold_problems(questions: Sequence[GoldQuestion], paragraphs: Mapping[str, Co
     return problems
 
 
-def coverage_problems(questions: Sequence[GoldQuestion]) -> list[str]:
+def coverage_problems(
+    questions: Sequence[GoldQuestion],
+    types: Sequence[str] = PAGE_TYPES,
+    min_per_type: int = MIN_PER_TYPE,
+    min_unanswerable: int = MIN_UNANSWERABLE,
+) -> list[str]:
     """Types with too few questions to report separately, or a type missing from the holdout."""
     problems = []
-    for t in QUESTION_TYPES:
+    for t in types:
         of_type = [q for q in questions if q.type == t]
-        need = MIN_UNANSWERABLE if t == "unanswerable" else MIN_PER_TYPE
+        need = min_unanswerable if t == "unanswerable" else min_per_type
         if len(of_type) < need:
             problems.append(f"type {t}: {len(of_type)} questions, at least {need} needed")
         if of_type and not any(q.split == "holdout" for q in of_type):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rag.eval.gold import LANGUAGES, QUESTION_TYPES, CorpusParagraph, GoldQuestion
+from rag.script import to_simplified
 
 MODES = ("bm25", "dense", "hybrid")
 K = 5  # hit@1/3/5, nDCG@5, and the top_k every question is asked with
@@ -31,6 +32,7 @@ class SeenQuote:
     speaker: str
     speaker_en: str
     paragraph_id: str
+    attribution: str | None = "direct"  # direct | reported | None (the document's own words)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def observation_from_json(data: Mapping[str, Any], latency_ms: float) -> Observa
                 speaker=q["speaker"],
                 speaker_en=q.get("speaker_en") or "",
                 paragraph_id=q["paragraph_id"],
+                attribution=q.get("attribution", "direct"),
             )
             for q in items
         )
@@ -105,6 +108,7 @@ class Grade:
     speaker_recall: float | None  # multi: gold speakers quoted / min(gold speakers, top_k)
     speaker_precision: float | None  # multi: quoted speakers that are gold / quoted speakers
     named_first: bool | None  # "who" questions: the first quote's speaker is named in the answer's first words
+    attribution_ok: bool | None  # the first quote is gold and its attribution kind (direct / reported) is the gold's
     quotes_checked: int
     quotes_exact: int  # text == paragraph[start:end] and paragraph == the corpus paragraph
     quotes_attributed: int  # speaker == the corpus paragraph's speaker
@@ -120,7 +124,7 @@ def quote_checks(quotes: Iterable[SeenQuote], paragraphs: Mapping[str, CorpusPar
             continue
         if q.paragraph == para.text and 0 <= q.start <= q.end and q.paragraph[q.start : q.end] == q.text and q.text:
             exact += 1
-        if q.speaker == para.speaker:
+        if q.speaker == para.speaker_at(q.start, q.end):
             attributed += 1
     return checked, exact, attributed
 
@@ -142,6 +146,11 @@ def _names_first(answer: str, first: SeenQuote) -> bool:
     return bool(found) and min(found) <= NAMED_FIRST_CHARS and (quoted < 0 or min(found) < quoted)
 
 
+def _same_person(name: str, names: Iterable[str]) -> bool:
+    """The same name in either script (劉慶峰 = 刘庆峰)."""
+    return to_simplified(name) in {to_simplified(n) for n in names}
+
+
 def short_id(pid: str) -> str:
     """p12 for wenhua-keji-zuotanhui-p12."""
     return pid.rsplit("-", 1)[-1]
@@ -154,7 +163,7 @@ def grade(q: GoldQuestion, obs: Observation, paragraphs: Mapping[str, CorpusPara
     ids = [x.paragraph_id for x in obs.quotes] if found else []
     rank = next((i for i, pid in enumerate(ids, start=1) if pid in q.gold_paragraphs), None)
     first = obs.quotes[0] if found else None
-    excerpt_ok = speaker_ok = named_first = None
+    excerpt_ok = speaker_ok = named_first = attribution_ok = None
     recall = precision = None
     reason = ""
     if obs.error:
@@ -165,9 +174,11 @@ def grade(q: GoldQuestion, obs: Observation, paragraphs: Mapping[str, CorpusPara
     elif not found:
         reason = "said not found (false abstention)"
     if q.single:
-        speaker_ok = bool(first and first.speaker in q.gold_speakers)
+        speaker_ok = bool(first and _same_person(first.speaker, q.gold_speakers))
         if first and first.paragraph_id in q.gold_paragraphs:
             excerpt_ok = _contains_span(q, first)
+            kinds = [kind for span, kind in q.gold_attribution.get(first.paragraph_id, ()) if span in first.text]
+            attribution_ok = None if not kinds else first.attribution in kinds
         if q.type == "who" and first:
             named_first = _names_first(obs.answer, first)  # the format alone; the speaker is graded apart
         if first and not reason:
@@ -178,14 +189,20 @@ def grade(q: GoldQuestion, obs: Observation, paragraphs: Mapping[str, CorpusPara
                 )
             elif excerpt_ok is False:
                 reason = "right paragraph, but the excerpt misses the gold span"
+            elif attribution_ok is False:
+                reason = (
+                    f"right words, but quoted as {first.attribution or 'the document'}'s words, not as the gold says"
+                )
+            elif not speaker_ok:
+                reason = f"right paragraph, but quoted as {first.speaker}'s, not {', '.join(q.gold_speakers)}'s"
             elif named_first is False:
                 reason = "the answer does not name the speaker first"
     elif q.type == "multi":
         quoted = list(dict.fromkeys(x.speaker for x in obs.quotes)) if found else []
-        hits = [s for s in quoted if s in q.gold_speakers]
+        hits = [s for s in quoted if _same_person(s, q.gold_speakers)]
         recall = len(hits) / min(len(q.gold_speakers), top_k)
         precision = len(hits) / len(quoted) if quoted else 0.0
-        missing = [s for s in q.gold_speakers if s not in quoted]
+        missing = [s for s in q.gold_speakers if not _same_person(s, quoted)]
         if not reason and recall < 1:
             reason = f"missing speakers: {', '.join(missing)}"
     if checked and (exact < checked or attributed < checked) and not reason:
@@ -200,6 +217,7 @@ def grade(q: GoldQuestion, obs: Observation, paragraphs: Mapping[str, CorpusPara
         speaker_recall=recall,
         speaker_precision=precision,
         named_first=named_first,
+        attribution_ok=attribution_ok,
         quotes_checked=checked,
         quotes_exact=exact,
         quotes_attributed=attributed,
@@ -258,6 +276,7 @@ class Metrics:
     who_named_first: float | None
     quote_exactness: float | None
     attribution_accuracy: float | None
+    attribution_kind: float | None  # first quotes from gold paragraphs: direct / reported as the gold says
     abstention_precision: float | None
     abstention_recall: float | None
     false_abstentions: int
@@ -311,6 +330,7 @@ def metrics(results: Sequence[QuestionResult]) -> Metrics:
         who_named_first=_mean(r.grade.named_first for r in results if r.question.type == "who"),
         quote_exactness=sum(r.grade.quotes_exact for r in results) / checked if checked else None,
         attribution_accuracy=sum(r.grade.quotes_attributed for r in results) / checked if checked else None,
+        attribution_kind=_mean(r.grade.attribution_ok for r in results),
         abstention_precision=len(true_abstained) / len(abstained) if abstained and unanswerable else None,
         abstention_recall=len(true_abstained) / len(unanswerable) if unanswerable else None,
         false_abstentions=len(false),

@@ -185,6 +185,7 @@ ANSWER_COLUMNS: list[tuple[str, Callable[[Metrics], str]]] = [
     ("follow-up success", lambda m: _pct(m.followup_success)),
     ("quote exactness", lambda m: _pct(m.quote_exactness)),
     ("attribution", lambda m: _pct(m.attribution_accuracy)),
+    ("direct / reported as gold", lambda m: _pct(m.attribution_kind)),
     ("p50 ms", lambda m: _ms(m.latency_p50_ms)),
     ("p95 ms", lambda m: _ms(m.latency_p95_ms)),
     ("errors", lambda m: str(m.errors)),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.corpus import load_corpus
+from rag.corpus import META_SUFFIX, corpus_files, load_corpus
 from rag.eval.client import IndexRetriever, in_process_client, remote_client
 from rag.eval.gold import (
     CorpusParagraph,
@@ -17,6 +19,7 @@ from rag.eval.gold import (
     corpus_paragraphs,
     gold_problems,
     load_questions,
+    resolve_spans,
 )
 from rag.eval.grading import AskClient, EvalRun, K, Retriever, RunInfo, file_sha256, run_questions
 from rag.eval.results import run_to_json
@@ -26,6 +29,46 @@ from rag.settings import Settings
 DEFAULT_QUESTIONS = Path("eval/questions.jsonl")
 REPO_QUESTIONS = Path(__file__).resolve().parents[2] / DEFAULT_QUESTIONS
 DEFAULT_OUT = Path("eval/out")
+
+
+@dataclass(frozen=True)
+class Part:
+    """A question set and the documents it asks about beyond the configured corpus (None: that corpus alone)."""
+
+    name: str
+    questions: Path
+    documents: Path | None = None
+
+
+# `rag eval` runs both: the first page on its own, and the documents of every format beside it.
+PARTS = (
+    Part("page", Path("eval/questions.jsonl")),
+    Part("documents", Path("eval/documents.jsonl"), Path("eval/documents")),
+)
+
+
+def in_repository(path: Path) -> Path:
+    """A default path under the working directory, else the same path beside this checkout's package."""
+    if path.exists():
+        return path
+    beside = Path(__file__).resolve().parents[2] / path
+    if beside.exists():
+        return beside
+    raise QuestionSetError(f"no {path} here; pass --questions FILE")
+
+
+def with_documents(settings: Settings, documents: Path, work: Path) -> Settings:
+    """Settings for the configured corpus plus the documents in `documents`, with an index folder of their own."""
+    corpus = work / "corpus"
+    if corpus.exists():
+        shutil.rmtree(corpus)
+    corpus.mkdir(parents=True)
+    for source in (*corpus_files(settings.corpus_dir), *corpus_files(documents)):
+        shutil.copy2(source, corpus / source.name)
+        meta = source.with_name(source.name.split(".")[0] + META_SUFFIX)
+        if meta.exists():
+            shutil.copy2(meta, corpus / meta.name)
+    return settings.model_copy(update={"corpus_dir": corpus, "index_dir": work / "index"})
 
 
 def default_questions() -> Path:
@@ -46,7 +89,9 @@ def load_gold(
         questions = [q for q in questions if q.split == split]
     if not questions:
         raise QuestionSetError(f"{questions_file}: no questions to run")
-    paragraphs = corpus_paragraphs(c for d in load_corpus(settings.corpus_dir) for c in d.chunks)
+    chunks = [c for d in load_corpus(settings.corpus_dir) for c in d.chunks]
+    questions = resolve_spans(questions, chunks)
+    paragraphs = corpus_paragraphs(chunks)
     problems = gold_problems(questions, paragraphs)
     if problems:
         raise QuestionSetError("the gold does not match the corpus:\n  " + "\n  ".join(problems[:20]))

@@ -51,6 +51,7 @@ def _answer_row(label: str, m: Metrics) -> list[str]:
         pct(m.followup_success),
         pct(m.quote_exactness),
         pct(m.attribution_accuracy),
+        pct(m.attribution_kind),
         ms(m.latency_p50_ms),
         ms(m.latency_p95_ms),
     ]
@@ -71,6 +72,7 @@ ANSWER_HEADER = [
     "follow-up",
     "exact",
     "attrib",
+    "kind",
     "p50ms",
     "p95ms",
 ]

@@ -18,7 +18,7 @@ import numpy as np
 from rag.corpus import Chunk, DocumentInfo
 from rag.speakers import Speaker
 
-FORMAT_VERSION = 3  # 3: speaker kinds `person`/`document`; 2: pinyin.json and documents' source_en
+FORMAT_VERSION = 4  # 4: paragraph voices (segments, questions, labels), speakers in pinyin; 3: speaker kinds; 2: pinyin.json
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"

@@ -60,9 +60,49 @@ def shadow(line: SourceLine) -> str:
 def is_furniture(text: str) -> bool:
     """A line that is page furniture, not anybody's words and not the writer's narrative."""
     s = to_simplified(text)
-    return is_photo_credit(text) or bool(
-        BYLINE.match(s) or CREDIT.match(s) or FOOTER.match(s) or NOTE.match(s) or FIELDS_LINE.match(s)
+    return (
+        is_photo_credit(text)
+        or bool(BYLINE.match(s) or CREDIT.match(s) or FOOTER.match(s) or NOTE.match(s) or FIELDS_LINE.match(s))
+        or _is_fields(s)
+        or bool(DATE_ONLY.match(s) or PAGE_TOOLS.match(s))
     )
+
+
+# What a saved web page or a newspaper page prints above an article's title: the site's name, a breadcrumb
+# trail, the masthead with date and page, the page's tools and its publishing fields.
+BREADCRUMB = re.compile(r"^(?:当前位置[:：]\s*)?[^>›»＞]{1,14}(?:\s*[>›»＞]\s*[^>›»＞]{1,20}){1,6}$")
+MASTHEAD = re.compile(
+    r"^\S{2,14}(?:日报|晚报|早报|报|周刊|时报)[\s\u3000]+.{0,40}?(?:\d{4}年\d{1,2}月\d{1,2}日|星期[一二三四五六日天]|第\s*\d+\s*版)"
+)
+PAGE_TOOLS = re.compile(
+    r"^(?:[【\[]\s*(?:字体|字号|打印|关闭|分享|收藏|浏览|返回|推荐)[^】\]]{0,20}[】\]][\s\u3000]*)+$"
+)
+SITE_NAME = re.compile(r"^[\u3400-\u9fff]{2,14}(?:网|新闻网|官网|门户网站|客户端|新闻中心)$")
+DATE_ONLY = re.compile(r"^[（(]?\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:星期.)?\s*[）)]?$")
+FIELD_KEYS = r"来源|稿源|时间|日期|发布时间|发布日期|字号|作者|浏览次数|浏览|阅读|阅读量|点击|点击数|责编|编辑"
+_FIELD_PIECE = re.compile(rf"^(?:{FIELD_KEYS})\s*[:：]\s*\S.*$")
+
+
+def _is_fields(s: str) -> bool:
+    """`发布时间:2024-06-21 10:32　　来源:党委宣传部　　浏览次数:12873`: publishing fields and nothing else."""
+    pieces = [p for p in re.split(r"[\s\u3000]{2,}|\u3000", s) if p.strip()]
+    return bool(pieces) and all(_FIELD_PIECE.match(p) for p in pieces) and not ends_sentence(s)
+
+
+def is_page_header(text: str) -> bool:
+    """A line printed above an article's title by the site or the newspaper, not part of the article."""
+    s = to_simplified(text).strip()
+    return bool(BREADCRUMB.match(s) or MASTHEAD.match(s) or SITE_NAME.match(s)) or (
+        not ends_sentence(s) and (_is_fields(s) or bool(PAGE_TOOLS.match(s) or DATE_ONLY.match(s)))
+    )
+
+
+def without_page_header(lines: list[SourceLine]) -> list[SourceLine]:
+    """The lines from the article's title on: what a web page or a newspaper page prints above it goes."""
+    start = 0
+    while start < len(lines) - 1 and start < 8 and is_page_header(lines[start].text):
+        start += 1
+    return lines[start:]
 
 
 def fields(text: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from rag.parsers.attribution import attribute
-from rag.parsers.people import Introduction, People, Person, find_introductions
+from rag.parsers.people import Introduction, People, Person, find_introductions, named_subjects
 from rag.parsers.records import ParsedParagraph, ParsedPerson, ParsedSection, ParsedSegment
 from rag.script import to_simplified
 
@@ -26,9 +26,13 @@ def introductions(paragraphs: Sequence[ParsedParagraph], people: People) -> list
     """Each paragraph's introductions, registering the people they introduce."""
     found = []
     for paragraph in paragraphs:
-        intros = find_introductions(paragraph.text, to_simplified(paragraph.text))
+        shadow = to_simplified(paragraph.text)
+        intros = find_introductions(paragraph.text, shadow)
         for intro in intros:
             people.introduce(intro, paragraph.lines[0])
+        for named in named_subjects(paragraph.text, shadow):
+            if people.get(named.key) is None and not any(i.start < named.end and named.start < i.end for i in intros):
+                people.introduce(named, paragraph.lines[0])
         found.append(intros)
     return found
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.errors import CorpusError
-from rag.parsers.lines import blocks, dateline_date, fields, is_furniture
+from rag.parsers.lines import blocks, dateline_date, fields, is_furniture, without_page_header
 from rag.parsers.narrative import attribute_paragraphs, register, speakers, unresolved_note
 from rag.parsers.people import People
 from rag.parsers.records import ParsedDocument, ParsedSection, SourceLine
@@ -29,7 +29,7 @@ MAX_SUBTITLE_CHARS = 40
 
 def parse_news(path: Path, text: str) -> ParsedDocument:
     """Parse a news report into narrative sections whose quoted and reported words are attributed."""
-    lines = source_lines(text)
+    lines = without_page_header(source_lines(text))
     if not lines:
         raise CorpusError(path, "the file has no text")
     title, subtitle, first = _head(lines)

@@ -28,6 +28,7 @@ from rag.parsers.lexicon import (
     SURNAMES,
     TITLE_RE,
     TITLE_WORDS,
+    VERB_RE,
     alternation,
     is_name_shaped,
     surname_of,
@@ -155,6 +156,23 @@ def find_introductions(text: str, shadow: str) -> list[Introduction]:
     found += [i for i in _bracketed(text, shadow) if not _overlaps(i, found)]
     found += [i for i in _comma_title(text, shadow) if not _overlaps(i, found)]
     return sorted(found, key=lambda i: i.start)
+
+
+def named_subjects(text: str, shadow: str) -> list[Introduction]:
+    """People a report names only as they speak (`杨帆回忆说，`, `吴秀兰坦言，`): a name jieba tags as a person's,
+    with a known surname, right before a speech verb. Their title is unknown; an honorific (张女士) is no name."""
+    if not VERB_RE.search(shadow):
+        return []
+    import jieba.posseg
+
+    found, at = [], 0
+    for word, flag in jieba.posseg.lcut(shadow):
+        end = at + len(word)
+        given = word[len(surname_of(word)) :]
+        if flag.startswith("nr") and is_name_shaped(word) and given not in HONORIFICS and VERB_RE.match(shadow, end):
+            found.append(Introduction(at, end, text[at:end], word, "", ""))
+        at = end
+    return found
 
 
 def _overlaps(intro: Introduction, others: list[Introduction]) -> bool:
@@ -307,6 +325,24 @@ def find_mentions(shadow: str, people: People, intros: list[Introduction] | None
         add(match.start(), match.end(), "anonymous", None)
     for match in ANONYMOUS_VOICES.finditer(shadow):
         add(match.start(), match.end(), "anonymous", None)
+    for start, end in _unknown_names(shadow):
+        # Someone the document never introduced (`创办人谢某是本地人。他说…`): a pronoun after them is theirs,
+        # not the last introduced speaker's, so it stays unresolved instead of borrowing a wrong speaker.
+        add(start, end, "anonymous", None)
     for match in PRONOUN.finditer(shadow):
         add(match.start(), match.end(), "pronoun", None)
     return sorted(mentions, key=lambda m: m.start)
+
+
+def _unknown_names(shadow: str) -> list[tuple[int, int]]:
+    """Spans jieba tags as person names (`nr`) that are name-shaped: people the text mentions."""
+    if not PRONOUN.search(shadow):
+        return []  # only a later pronoun could be misled by them
+    import jieba.posseg
+
+    out, at = [], 0
+    for word, flag in jieba.posseg.lcut(shadow):
+        if flag.startswith("nr") and is_name_shaped(word):
+            out.append((at, at + len(word)))
+        at += len(word)
+    return out

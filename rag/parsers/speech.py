@@ -27,7 +27,7 @@ from pathlib import Path
 
 from rag.errors import CorpusError
 from rag.parsers.lexicon import is_name_shaped
-from rag.parsers.lines import blocks, is_furniture
+from rag.parsers.lines import blocks, is_furniture, without_page_header
 from rag.parsers.people import find_introductions
 from rag.parsers.records import ParsedDocument, ParsedPerson, ParsedSection, SourceLine
 from rag.parsers.titles import split_organization
@@ -63,13 +63,14 @@ class Byline:
 
 def parse_speech(path: Path, text: str) -> ParsedDocument:
     """Parse a single speech: title, subtitle, byline, then the speaker's paragraphs."""
-    lines = source_lines(text)
+    lines = without_page_header(source_lines(text))
     if not lines:
         raise CorpusError(path, "the file has no text")
     _refuse_other_layouts(path, lines)
     subtitle, byline, first = _front(lines)
     body = [line for line in lines[first:] if not is_furniture(line.text)]
     note_lines, body = _split_note(body)
+    body, after = _split_after_closing(body)
     ceremony = [line for line in body if _is_ceremony(line.text)]
     content = [line for line in body if line not in ceremony and not AUTHOR_NOTE.match(to_simplified(line.text))]
     byline = _author_note(lines, byline or _named_elsewhere(lines[0], note_lines, bool(ceremony)))
@@ -81,6 +82,10 @@ def parse_speech(path: Path, text: str) -> ParsedDocument:
     note = paragraphs_from_lines(note_lines)
     sections = [ParsedSection("editor_note", tuple(note), line=note[0].lines[0])] if note else []
     sections += [ParsedSection("speech", b.paragraphs, byline.name, b.headline, b.line) for b in grouped]
+    kept = [line for line in after if not is_furniture(line.text) and not AUTHOR_NOTE.match(to_simplified(line.text))]
+    tail = paragraphs_from_lines(kept)
+    if tail:  # a caption or a report's note printed after the speech: the page's words, not the speaker's
+        sections.append(ParsedSection("narrative", tuple(tail), line=tail[0].lines[0]))
     notes = (f"{len(ceremony)} salutation, greeting and closing lines are not indexed",) if ceremony else ()
     return ParsedDocument(
         title=lines[0].text,
@@ -102,6 +107,14 @@ def _split_note(body: list[SourceLine]) -> tuple[list[SourceLine], list[SourceLi
         end = ceremony if ceremony else _paragraph_end(body)
         return body[:end], body[end:]
     return [], body
+
+
+def _split_after_closing(body: list[SourceLine]) -> tuple[list[SourceLine], list[SourceLine]]:
+    """(the speech, what the page prints after its closing `谢谢大家！`): the speech ends with its thanks."""
+    closing = [k for k, line in enumerate(body) if CLOSING.match(to_simplified(line.text).strip())]
+    if not closing:
+        return body, []
+    return body[: closing[-1] + 1], body[closing[-1] + 1 :]
 
 
 def _paragraph_end(lines: list[SourceLine]) -> int:

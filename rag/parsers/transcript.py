@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.parsers.dialog import Dialog, front_sections, read_dialog, turn_sections
+from rag.parsers.lines import without_page_header
 from rag.parsers.narrative import register, speakers, unresolved_note
 from rag.parsers.people import People
 from rag.parsers.records import ParsedDocument, ParsedSection, SourceLine
@@ -13,7 +14,7 @@ from rag.parsers.zhaideng import SUBTITLE, source_lines
 
 def read_transcript(path: Path, text: str, press: bool) -> tuple[ParsedDocument, Dialog]:
     """The document (format `press` or `interview`) and the dialog it was read from, for the caller's checks."""
-    lines = source_lines(text)
+    lines = without_page_header(source_lines(text))
     people = People()
     register([(lines[0].text, lines[0].number)] if lines else [], people)
     dialog = read_dialog(lines[1:], people, press)
