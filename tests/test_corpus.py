@@ -124,7 +124,11 @@ def test_split_title_without_metadata() -> None:
         (b"", "empty", None),
         (b"   \n\n  ", "empty", None),
         ("标题\n\n".encode() + b"\x00\x01\x02binary", "binary", 3),
-        ("标题\n\n张三(董事长)\n\n".encode() + b"\xff\xfe bad", "not valid UTF-8", 5),
+        (
+            "标题\n\n张三(董事长)\n\n".encode() + b"\xff\xfe bad",
+            "the file mixes encodings: line 1 is UTF-8 but line 5",
+            5,
+        ),
         ("标题\n\n只有一段话，没有发言人。\n".encode(), "no format found a speaker: 发言摘登 expected", None),
     ],
 )
@@ -139,9 +143,9 @@ def test_bad_input_names_file_and_line(tmp_path: Path, data: bytes, message: str
 
 
 def test_unknown_format_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "speech.docx"
-    with pytest.raises(CorpusError, match="unknown format"):
-        build_document(path, b"PK\x03\x04")
+    path = tmp_path / "speech.xyz"
+    with pytest.raises(CorpusError, match=r"unknown file type `\.xyz`"):
+        build_document(path, "张三（董事长）\n\n我们要做好服务。\n".encode())
 
 
 def test_load_corpus_reads_the_project_corpus() -> None:

@@ -150,7 +150,7 @@ def test_an_explicit_format_is_honoured() -> None:
         parse(FIXTURES / "news-dateline.txt", "speech")
     with pytest.raises(CorpusError, match="unknown text format `poem`"):
         parse(path, "poem")
-    with pytest.raises(CorpusError, match=r"applies to \.txt files"):
+    with pytest.raises(CorpusError, match=r"applies to text, web, Word and PDF files"):
         parse_source(Path("x.md"), b"# t\n\n## A\n\nB.\n", "news")
 
 

@@ -40,6 +40,7 @@ from rag.views import speaker_summaries
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 VALID_TXT = "座谈会\n\n张华（湖南省文化馆馆长）\n\n文化下乡要常态化。\n"
+MIXED = VALID_TXT.encode() + "\n这一段是用另一种编码保存的。\n".encode("gbk")  # UTF-8, then a GBK paragraph
 
 
 @pytest.fixture(scope="module")
@@ -223,9 +224,10 @@ def _big(limit: int) -> bytes:
 REFUSALS: list[tuple[str, list[Upload], Fields, str]] = [
     ("empty", [Upload("empty.txt", b"")], Fields(), "empty.txt: the file is empty"),
     ("blank", [Upload("blank.md", b"  \n\n \n")], Fields(), "blank.md: the file is empty"),
-    ("binary", [Upload("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00")], Fields(), "photo.txt:3: the file looks binary"),
-    ("gbk", [Upload("gbk.txt", VALID_TXT.encode("gbk"))], Fields(), "gbk.txt:1: the file is not valid UTF-8"),
-    ("too large", [Upload("big.txt", _big(2_000_000))], Fields(), "big.txt: the file is"),
+    ("image", [Upload("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00")], Fields(), "photo.txt: the file is a PNG image"),
+    ("binary", [Upload("data.txt", b"\x01\x02\x00\x03binary\x00")], Fields(), "data.txt:1: the file looks binary"),
+    ("mixed encodings", [Upload("mixed.txt", MIXED)], Fields(), "mixed.txt:7: the file mixes encodings"),
+    ("too large", [Upload("big.txt", _big(32 * 1024 * 1024))], Fields(), "big.txt: the file is"),
     (
         "no speaker",
         [Upload("prose.txt", "标题\n\n只有一段话，没有发言人。\n".encode())],
@@ -240,8 +242,9 @@ REFUSALS: list[tuple[str, list[Upload], Fields, str]] = [
         "no speaker paragraph",
     ),
     ("no paragraph", [Upload("bare.txt", "标题\n\n张华（馆长）\n".encode())], Fields(), "has no paragraphs"),
-    ("unknown format", [Upload("speech.docx", b"PK\x03\x04")], Fields(), "speech.docx: unknown format `.docx`"),
-    ("no suffix", [Upload("speech", VALID_TXT.encode())], Fields(), "unknown format `(no suffix)`"),
+    ("unknown format", [Upload("speech.xyz", VALID_TXT.encode())], Fields(), "speech.xyz: unknown file type `.xyz`"),
+    ("damaged Word file", [Upload("speech.docx", b"PK\x03\x04")], Fields(), "speech.docx: the file is a damaged zip"),
+    ("no suffix", [Upload("speech", VALID_TXT.encode())], Fields(), "unknown file type `(no suffix)`"),
     ("dotdot", [Upload("../escape.txt", VALID_TXT.encode())], Fields(), "names with `..` are refused"),
     ("bad slug", [Upload("ok.txt", VALID_TXT.encode())], Fields(slug="../Bad Slug"), "the slug must be"),
     ("slug in use", [Upload("ok.txt", VALID_TXT.encode())], Fields(slug="wenhua-keji-zuotanhui"), "already in use"),
@@ -367,12 +370,12 @@ def test_cli_refusals_exit_non_zero_naming_file_and_reason(
     given = tmp_path / "given"
     given.mkdir()
     (given / "link.txt").symlink_to(store.corpus_dir / "wenhua-keji-zuotanhui.txt")
-    (given / "gbk.txt").write_bytes(VALID_TXT.encode("gbk"))
+    (given / "mixed.txt").write_bytes(MIXED)
     (given / "ok.txt").write_text(VALID_TXT, encoding="utf-8")
     before = snapshot(store)
     for args, message in [
         ([str(given / "link.txt")], "link.txt: the symlink leads outside"),
-        ([str(given / "ok.txt"), str(given / "gbk.txt")], "gbk.txt:1: the file is not valid UTF-8"),
+        ([str(given / "ok.txt"), str(given / "mixed.txt")], "mixed.txt:7: the file mixes encodings"),
         ([str(given / ".." / "given" / "ok.txt")], "names with `..` are refused"),
         ([str(given / "ok.txt"), "--slug", "Not A Slug"], "the slug must be"),
     ]:
@@ -598,10 +601,10 @@ def test_admin_upload_ask_duplicate_delete(admin: tuple[TestClient, Settings]) -
 @pytest.mark.parametrize(
     ("request_kwargs", "status", "message"),
     [
-        ({"files": _file("photo.txt", b"\x89PNG\x00\x00")}, 422, "photo.txt:1: the file looks binary"),
+        ({"files": _file("photo.txt", b"\x89PNG\x00\x00")}, 422, "photo.txt: the file is a PNG image"),
         ({"files": _file("big.txt", _big(20_000))}, 413, "over the limit of 20000 bytes"),
         ({"files": _file("../../etc/x.txt", VALID_TXT.encode())}, 422, "names with `..` are refused"),
-        ({"files": _file("speech.docx", b"PK\x03\x04")}, 422, "unknown format"),
+        ({"files": _file("speech.xyz", VALID_TXT.encode())}, 422, "unknown file type `.xyz`"),
         ({"files": _file("prose.md", "# 标题\n\n没有发言人。\n".encode())}, 422, "no speaker heading"),
         ({"data": {"title": "x"}}, 422, "multipart/form-data"),
         ({"files": {"other": ("a.txt", b"x")}}, 422, "`file` part"),

@@ -9,7 +9,7 @@ import pytest
 
 from rag.corpus import Document, build_document, paragraph_from_source
 from rag.errors import CorpusError
-from rag.parsers import PARSERS, parse_source
+from rag.parsers import parse_source, source_suffixes
 from rag.parsers.titles import split_organization, split_title_and_organization
 from rag.parsers.zhaideng import is_photo_credit
 
@@ -49,7 +49,7 @@ def test_every_paragraph_is_rebuilt_from_its_source_lines(path: Path) -> None:
 
 
 def test_formats_are_registered_by_suffix() -> None:
-    assert {".txt", ".md", ".markdown", ".jsonl"} <= set(PARSERS)
+    assert {".txt", ".md", ".markdown", ".jsonl", ".html", ".docx", ".pdf"} <= set(source_suffixes())
     for name, fmt in [("a.TXT", "zhaideng"), ("a.md", "markdown"), ("a.jsonl", "jsonl")]:
         data = (
             FIXTURES

@@ -11,7 +11,7 @@ from rag.cli.base import Context, pass_ctx, progress_bar, run_guarded
 from rag.ingest.records import AddReport, Fields, Upload
 from rag.ingest.store import add_documents, list_documents, remove_document
 from rag.ingest.uploads import expand_paths, read_upload
-from rag.parsers import FORMAT_NAMES, TEXT_FORMATS
+from rag.parsers import FORMAT_NAMES, TEXT_FORMATS, source_suffixes
 
 
 @click.command("add")
@@ -40,9 +40,9 @@ def add(
 ) -> None:
     """Add speech documents and index their new paragraphs.
 
-    Text files are read as whichever format explains them best: a single speech, a news report, an
-    interview, a press conference or a 发言摘登 page (--format names one instead); .md and .jsonl have their
-    own formats. Every file is checked before anything is stored; one refusal stores nothing. A folder adds
+    Text (.txt in UTF-8, UTF-16, GB18030/GBK or Big5), saved web pages (.html), Word (.docx) and PDF files are
+    read as whichever format explains them best: a single speech, a news report, an interview, a press
+    conference or a 发言摘登 page (--format names one instead); .md and .jsonl have their own formats. Every file is checked before anything is stored; one refusal stores nothing. A folder adds
     its source files. Content already in the corpus is skipped and said so. A `name.meta.json` beside a file
     (speakers' English names, aliases) is stored with it.
 
@@ -59,7 +59,7 @@ def add(
             read_upload(path, folder, settings.max_document_bytes) for path, folder in expand_paths(files)
         ]
         if not uploads:
-            raise click.UsageError("no source files (.txt, .md, .jsonl) in the given folder")
+            raise click.UsageError(f"no document files ({', '.join(source_suffixes())}) in the given folder")
         fields = Fields(title=title, date=date, source=source, slug=slug, format=text_format)
         report = add_documents(settings, uploads, fields, progress=progress_bar())
         if as_json:
@@ -77,8 +77,9 @@ def _print_report(report: AddReport) -> None:
             click.echo(f"{r.name}: already in the corpus as `{d.slug}` (same content); nothing to do.")
         else:
             click.echo(
-                f"Added {r.name} as `{d.slug}` ({d.title}), read as {FORMAT_NAMES.get(d.format, d.format)}: "
-                f"{d.counts()}; {len(d.speakers)} speaker(s): {'、'.join(d.speakers)}."
+                f"Added {r.name} as `{d.slug}` ({d.title}): {_file_kind(d.file_type, d.encoding)}, read as "
+                f"{FORMAT_NAMES.get(d.format, d.format)}: {d.counts()}; {len(d.speakers)} speaker(s): "
+                f"{'、'.join(d.speakers)}."
             )
             for note in d.notes:
                 click.echo(f"    note: {note}")
@@ -87,6 +88,22 @@ def _print_report(report: AddReport) -> None:
             f"Published index generation {report.generation}: embedded {report.embedded} new text(s), "
             f"reused {report.reused}."
         )
+
+
+FILE_KINDS = {
+    "text": "text",
+    "markdown": "Markdown",
+    "jsonl": "JSONL",
+    "html": "web page",
+    "docx": "Word file",
+    "pdf": "PDF",
+}
+
+
+def _file_kind(file_type: str, encoding: str) -> str:
+    """`text (GB18030)`, `PDF`, `web page (UTF-8)`: what the file was and how its bytes were read."""
+    kind = FILE_KINDS.get(file_type, file_type)
+    return f"{kind} ({encoding.upper()})" if encoding else kind
 
 
 @click.command("remove")

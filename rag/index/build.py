@@ -28,7 +28,7 @@ from rag.index.generations import build_lock, cleanup, current_generation, fsync
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.index.layout import Counts, DenseIndexInfo, EmbedderRef, EmbeddingStats, Manifest, read_chunks, sha256_file
 from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
-from rag.settings import Settings
+from rag.settings import Settings, file_limits
 from rag.speakers import Speaker, SpeakerRegistry
 from rag.script import to_simplified
 
@@ -282,7 +282,7 @@ def build_under_lock(
     """`build_index` for a caller that already holds `build_lock` (ingestion changes the corpus under it)."""
     index_dir = settings.index_dir
     cleanup(index_dir)
-    docs = documents if documents is not None else load_corpus(settings.corpus_dir, settings.max_document_bytes)
+    docs = documents if documents is not None else load_corpus(settings.corpus_dir, file_limits(settings))
     digest = corpus_hash(settings.corpus_dir) if documents is None else _documents_hash(docs)
     cache = VectorCache.from_serving(index_dir, embedder) if reuse_vectors else VectorCache()
     now = time.time_ns()

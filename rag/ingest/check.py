@@ -14,11 +14,11 @@ from typing import Any
 
 from rag.corpus import Document, build_document, corpus_files, load_corpus, slug_for
 from rag.errors import Conflict, CorpusError, IngestError
+from rag.files.sniff import check_name as check_file_name
 from rag.ingest.records import NO_FIELDS, DocumentSummary, Fields, Prepared, Upload
 from rag.ingest.uploads import refuse_dotdot, too_large
-from rag.parsers import source_suffixes
 from rag.script import to_simplified
-from rag.settings import Settings
+from rag.settings import Settings, file_limits
 from rag.speakers import Speaker
 from rag.textutil import has_cjk
 
@@ -61,15 +61,11 @@ def _trim(slug: str, limit: int = 48) -> str:
 
 
 def _check_name(name: str) -> str:
-    """The given name's base name; refuses `..`, control characters and an unknown suffix early."""
+    """The given name's base name; refuses `..` and control characters early."""
     base = Path(name).name
     refuse_dotdot(name)
     if not base or _CONTROL.search(name):
         raise CorpusError(name or "(no name)", "the file name is empty or has control characters")
-    suffix = Path(base).suffix.lower()
-    if suffix not in source_suffixes():
-        known = ", ".join(source_suffixes())
-        raise CorpusError(name, f"unknown format `{suffix or '(no suffix)'}` (known: {known})")
     return base
 
 
@@ -160,6 +156,8 @@ def summary(document: Document) -> DocumentSummary:
         source=info.source,
         format=info.format,
         file=info.file,
+        file_type=info.file_type,
+        encoding=info.encoding,
         speakers=tuple(s.name for s in document.speakers if s.kind == "person"),
         paragraphs=sum(1 for c in document.chunks if c.persons()),
         editor_note=sum(1 for c in document.chunks if c.kind == "editor_note"),
@@ -193,8 +191,10 @@ def prepare(settings: Settings, uploads: Sequence[Upload], fields: Fields = NO_F
         name = _check_name(upload.name)
         if len(upload.data) > settings.max_document_bytes:
             raise too_large(upload.name, len(upload.data), settings.max_document_bytes)
+        check_file_name(upload.name, upload.data)  # what the bytes are, and that the name says the same
         meta = _clean_fields(upload.name, upload.meta, fields)
-        parsed = build_document(Path(upload.name), upload.data, {k: v for k, v in meta.items() if k != "slug"})
+        limits = file_limits(settings)
+        parsed = build_document(Path(upload.name), upload.data, {k: v for k, v in meta.items() if k != "slug"}, limits)
         digest = content_hash(upload.data)
         if digest in hashes:
             out.append(Prepared(upload, parsed, "", meta, duplicate_of=hashes[digest]))
@@ -213,7 +213,7 @@ def prepare(settings: Settings, uploads: Sequence[Upload], fields: Fields = NO_F
         extra = _known_speakers(parsed, meta, known)
         if extra:
             meta["speakers"] = [*meta.get("speakers", []), *extra]
-        document = build_document(Path(stored_name), upload.data, meta)
+        document = build_document(Path(stored_name), upload.data, meta, limits)
         out.append(Prepared(upload, document, stored_name, meta, duplicate_of=None))
         slugs.add(slug)
         hashes[digest] = summary(document)

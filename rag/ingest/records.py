@@ -48,6 +48,8 @@ class DocumentSummary:
     narrative: int = 0  # the document's own paragraphs that quote nobody (a report's narrative, an introduction)
     questions: int = 0  # interview and press-conference questions
     notes: tuple[str, ...] = ()  # what the parser could not attribute, and why
+    file_type: str = "text"  # text | markdown | jsonl | html | docx | pdf
+    encoding: str = "utf-8"  # how a text file was decoded ("" for Word and PDF files)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "speakers": list(self.speakers), "notes": list(self.notes)}

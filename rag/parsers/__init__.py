@@ -1,62 +1,78 @@
-"""Source-format parsers. Each turns a file's bytes into a ParsedDocument or raises CorpusError."""
+"""Source-format parsers: a document file's decoded text (rag.files) read as speeches, reports, interviews.
+
+`read_source` decodes any file type the project reads (plain text in any common Chinese encoding, Markdown,
+JSONL, saved web pages, Word and PDF files) and parses it: Markdown and JSONL by their own formats, every
+other file as whichever text format explains it best (`format` names one instead). Each raises CorpusError
+with the file and the reason.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.files import SUFFIXES, DecodedFile, FileLimits, read_file
 from rag.parsers.detect import FORMAT_NAMES, TEXT_FORMATS, parse_text
 from rag.parsers.jsonl import parse_jsonl
 from rag.parsers.markdown import parse_markdown
 from rag.parsers.records import ParsedDocument, ParsedParagraph, ParsedPerson, ParsedSection, ParsedSegment, SourceLine
-from rag.parsers.zhaideng import read_source_text
 
 Parser = Callable[[Path, str], ParsedDocument]
 
-PARSERS: dict[str, Parser] = {
-    ".txt": parse_text,
-    ".md": parse_markdown,
-    ".markdown": parse_markdown,
-    ".jsonl": parse_jsonl,
-}
+# File types with a format of their own; every other type is read as one of TEXT_FORMATS.
+OWN_FORMATS: dict[str, Parser] = {"markdown": parse_markdown, "jsonl": parse_jsonl}
 
 __all__ = [
     "FORMAT_NAMES",
-    "PARSERS",
+    "OWN_FORMATS",
     "TEXT_FORMATS",
     "ParsedDocument",
     "ParsedParagraph",
     "ParsedPerson",
     "ParsedSection",
     "ParsedSegment",
+    "Source",
     "SourceLine",
     "parse_source",
     "parse_text",
-    "read_source_text",
+    "read_source",
     "source_suffixes",
 ]
 
 
+@dataclass(frozen=True)
+class Source:
+    """A source file read: the text its paragraphs' line numbers refer to, the parsed document, the decoding."""
+
+    text: str
+    parsed: ParsedDocument
+    file: DecodedFile
+
+
 def source_suffixes() -> tuple[str, ...]:
-    """File suffixes some parser accepts."""
-    return tuple(PARSERS)
+    """File suffixes a document may have."""
+    return tuple(SUFFIXES)
+
+
+def read_source(path: Path, data: bytes, format: str | None = None, limits: FileLimits | None = None) -> Source:
+    """Decode a document file and parse it (see the module docstring)."""
+    decoded = read_file(str(path), data, limits or FileLimits())
+    own = OWN_FORMATS.get(decoded.file_type)
+    if own is not None:
+        if format is not None:
+            raise CorpusError(
+                path, f"`format={format}` applies to text, web, Word and PDF files; {path.suffix} files have one format"
+            )
+        parsed = own(path, decoded.text)
+    else:
+        parsed = parse_text(path, decoded.text, format)
+    text = decoded.text if parsed.source_text is None else parsed.source_text
+    return Source(text, parsed, decoded)
 
 
 def parse_source(path: Path, data: bytes, format: str | None = None) -> tuple[str, ParsedDocument]:
-    """Decode and parse a source file by its suffix; a `.txt` in the text format that fits it best.
-
-    `format` names a text format (zhaideng, speech, news, interview, press) for a `.txt` instead of detecting
-    one; Markdown and JSONL are chosen by suffix. Returns (source text, parsed document): the text the
-    paragraphs' line numbers refer to, which is the decoded file except for formats that say otherwise (JSONL).
-    """
-    suffix = path.suffix.lower()
-    parser = PARSERS.get(suffix)
-    if parser is None:
-        known = ", ".join(PARSERS)
-        raise CorpusError(path, f"unknown format `{path.suffix or '(no suffix)'}` (known: {known})")
-    if format is not None and suffix != ".txt":
-        raise CorpusError(path, f"`format={format}` applies to .txt files; {suffix} files have one format")
-    text = read_source_text(path, data)
-    parsed = parse_text(path, text, format) if suffix == ".txt" else parser(path, text)
-    return (text if parsed.source_text is None else parsed.source_text), parsed
+    """(the text the paragraphs' line numbers refer to, the parsed document) of a document file."""
+    source = read_source(path, data, format)
+    return source.text, source.parsed

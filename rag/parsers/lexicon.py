@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from rag.textutil import IDEOGRAPHS
+
 # Common single-character surnames (the hundred or so that cover nearly every name in the news) and the
 # compound ones. Rare surnames that are also everyday words (百, 老, 和) are left out on purpose: a name is
 # only ever registered when it follows a title or sits in a byline, and the surname check keeps words such
@@ -68,7 +70,7 @@ PUNCTUATION = set("，。！？；：、,.!?;:“”‘’「」『』（）()�
 SENTENCE_END = "。！？!?"
 OPEN_QUOTES = {"“": "”", "「": "」"}
 NESTED_QUOTES = {"‘": "’", "『": "』"}
-CJK = re.compile(r"[\u3400-\u9fff]")
+CJK = re.compile(rf"[{IDEOGRAPHS}]")
 
 # Characters that start the word after a name (`陈静介绍`, `孙浩则表示`, `刘志强正向…`): where a name ends.
 AFTER_NAME = set(

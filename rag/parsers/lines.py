@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from rag.parsers.records import ParsedParagraph, SourceLine
 from rag.parsers.zhaideng import is_photo_credit, make_paragraph
 from rag.script import to_simplified
-from rag.textutil import ends_sentence
+from rag.textutil import IDEOGRAPHS, ends_sentence
 
-_NAMES = r"(?:[\u3400-\u9fff·]{2,4}[ \u3000、]*){1,4}"
+_NAMES = rf"(?:[{IDEOGRAPHS}·]{{2,4}}[ \u3000、]*){{1,4}}"
 _REPORTER = r"(?:全媒体)?(?:首席|特约|实习)?(?:记者|通讯员|实习生)"
 _BY = rf"(?:{_REPORTER}[ \u3000/／:：]*|(?:文|图|文/图|摄影|撰文|编辑)[/／:：][ \u3000]*)"
 BYLINE = re.compile(

@@ -11,6 +11,7 @@ All matching runs on the simplified shadow; names, titles and organisations are 
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -163,10 +164,8 @@ def named_subjects(text: str, shadow: str) -> list[Introduction]:
     with a known surname, right before a speech verb. Their title is unknown; an honorific (张女士) is no name."""
     if not VERB_RE.search(shadow):
         return []
-    import jieba.posseg
-
     found, at = [], 0
-    for word, flag in jieba.posseg.lcut(shadow):
+    for word, flag in pos_words(shadow):
         end = at + len(word)
         given = word[len(surname_of(word)) :]
         if flag.startswith("nr") and is_name_shaped(word) and given not in HONORIFICS and VERB_RE.match(shadow, end):
@@ -224,11 +223,18 @@ def _ends_word(shadow: str, at: int) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def jieba_name_length(window: str) -> int:
-    """jieba's part-of-speech hint: the length of a leading `nr` (person name) token, else 0."""
+def pos_words(text: str) -> list[tuple[str, str]]:
+    """jieba's words with their part-of-speech flags (its default dictionary, loaded once and quietly)."""
+    import jieba
     import jieba.posseg
 
-    for word, flag in jieba.posseg.lcut(window):
+    jieba.setLogLevel(logging.WARNING)  # its dictionary load would print to stderr
+    return [(w, f) for w, f in jieba.posseg.lcut(text)]
+
+
+def jieba_name_length(window: str) -> int:
+    """jieba's part-of-speech hint: the length of a leading `nr` (person name) token, else 0."""
+    for word, flag in pos_words(window):
         return len(word) if flag.startswith("nr") else 0
     return 0
 
@@ -338,10 +344,8 @@ def _unknown_names(shadow: str) -> list[tuple[int, int]]:
     """Spans jieba tags as person names (`nr`) that are name-shaped: people the text mentions."""
     if not PRONOUN.search(shadow):
         return []  # only a later pronoun could be misled by them
-    import jieba.posseg
-
     out, at = [], 0
-    for word, flag in jieba.posseg.lcut(shadow):
+    for word, flag in pos_words(shadow):
         if flag.startswith("nr") and is_name_shaped(word):
             out.append((at, at + len(word)))
         at += len(word)

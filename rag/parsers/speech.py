@@ -33,13 +33,13 @@ from rag.parsers.records import ParsedDocument, ParsedPerson, ParsedSection, Sou
 from rag.parsers.titles import split_organization
 from rag.parsers.zhaideng import EDITOR_NOTE, SPEAKER_LINE, SUBTITLE, paragraphs_from_lines, source_lines
 from rag.script import to_simplified
-from rag.textutil import ends_sentence
+from rag.textutil import IDEOGRAPHS, ends_sentence
 
 EXPECTED = (
     "a byline under the title (`职务　姓名`, `姓名（职务）`, `（姓名：职务）` or the name alone) "
     "or a subtitle naming the speaker (`——某某局局长王某在…上的讲话`)"
 )
-PAREN_BYLINE = re.compile(r"^[（(]\s*(?P<name>[\u3400-\u9fff·]{2,6})\s*[：:，,]\s*(?P<title>[^（）()]{2,60})[）)]$")
+PAREN_BYLINE = re.compile(rf"^[（(]\s*(?P<name>[{IDEOGRAPHS}·]{{2,6}})\s*[：:，,]\s*(?P<title>[^（）()]{{2,60}})[）)]$")
 AUTHOR_NOTE = re.compile(r"^[（(]\s*作者(?:系|为|是)(?P<title>[^（）()]{2,60})[）)]$")
 SPEECH_SUBTITLE = re.compile(r"讲话|致辞|致词|演讲|发言|报告|讲座|寄语")
 LEAD = re.compile(r"(?:全文如下|讲话全文|致辞全文|演讲全文|以下为.{0,12}(?:全文|讲话|致辞|演讲)|刊登如下)[：:。]?$")

@@ -33,9 +33,9 @@ from rag.parsers.records import (
     merge_people,
 )
 from rag.parsers.titles import split_organization
-from rag.textutil import ends_sentence, join_layout_lines
+from rag.textutil import IDEOGRAPHS, ends_sentence, join_layout_lines
 
-_NAME = r"[\u3400-\u9fff·](?:[ \u3000]{0,3}[\u3400-\u9fff·]){1,5}"
+_NAME = rf"[{IDEOGRAPHS}·](?:[ \u3000]{{0,3}}[{IDEOGRAPHS}·]){{1,5}}"
 SPEAKER_LINE = re.compile(rf"^(?P<name>{_NAME})\s*[(（](?P<title>[^()（）]{{2,80}})[)）]$")
 SPEAKER_LINE_START = re.compile(rf"^{_NAME}\s*[(（][^()（）]{{1,79}}$")
 NAME_ONLY = re.compile(rf"^{_NAME}$")
