@@ -200,3 +200,14 @@ def test_the_speech_panel_opens_a_whole_report(client: TestClient) -> None:
     assert kinds == {"narrative"}
     quoted = [p for p in data["paragraphs"] if p["segments"]]
     assert quoted and all(s["attribution"] in ("direct", "reported") for p in quoted for s in p["segments"])
+
+
+def test_rag_ask_shows_reported_speech_as_reported(added: tuple[Settings, str]) -> None:
+    env = {"RAG_CORPUS_DIR": str(added[0].corpus_dir), "RAG_INDEX_DIR": str(added[0].index_dir)}
+    result = CliRunner().invoke(rag_cli, ["ask", "王建华说云溪市现有多少家博物馆？", "--top-k", "1"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("据") and "47家" in lines[0] and "“" not in lines[0][:3]
+    assert "转述（非原话）" in lines[1] and "王建华" in lines[1]
+    answered = CliRunner().invoke(rag_cli, ["ask", "陈静说云溪市博物馆现有多少件藏品？", "--top-k", "1"], env=env)
+    assert "记者：云溪市博物馆有多少藏品" in answered.output and "（答记者问）" in answered.output
