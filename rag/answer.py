@@ -65,7 +65,7 @@ def _candidate_similarities(index: Index, hits: Sequence[Hit], query_vector: np.
 
 
 def _sentence_sample_vectors(index: Index, size: int = 2048) -> np.ndarray:
-    """A fixed sample of the corpus's sentence vectors, gathered once per index (they are memory-mapped)."""
+    """A fixed sample of the corpus's sentence vectors, gathered once per index (they are read from disk by rows)."""
 
     def gather() -> np.ndarray:
         n = len(index.sentence_vectors)

@@ -43,7 +43,7 @@ def shared_topic_words(
     if len(index.sentence_vectors) == 0:
         return []
     candidates = np.arange(len(index.sentences)) if rows is None else rows
-    # Without rows, multiply the (memory-mapped) matrix itself: indexing it by every row copied it whole.
+    # Without rows, multiply the on-disk matrix block by block: indexing it by every row copied it whole.
     sims = (index.sentence_vectors if rows is None else index.sentence_vectors[candidates]) @ query_vector
     order = candidates[np.argsort(-sims)]
     best_by_speaker: list[int] = []

@@ -27,7 +27,7 @@ from rag.speakers import speaker_key
 
 MULTI_KEYWORD_SHARE = 0.5  # a speaker "mentions" a topic when this share of its content words is in the paragraph
 MULTI_DENSE_MARGIN = 0.035  # …or when the paragraph's best sentence is this close to the best speaker's
-TOPIC_SCAN_LIMIT = 200_000  # sentences up to which the topic feedback scans them all (memory-mapped above)
+TOPIC_SCAN_LIMIT = 200_000  # sentences up to which the topic feedback scans them all (above: the candidates' only)
 
 
 @dataclass(frozen=True)

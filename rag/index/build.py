@@ -28,9 +28,9 @@ from rag.index.generations import build_lock, cleanup, current_generation, fsync
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.index.layout import Counts, DenseIndexInfo, EmbedderRef, EmbeddingStats, Manifest, read_chunks, sha256_file
 from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
+from rag.script import to_simplified
 from rag.settings import Settings, file_limits
 from rag.speakers import Speaker, SpeakerRegistry
-from rag.script import to_simplified
 
 Progress = Callable[[str, int, int], None]
 IVF_PROBE_DIVISOR = 4  # an IVF query scans nlist / 4 lists: recall@10 ~0.99 at 1 M paragraphs (bench/RESULTS.md)

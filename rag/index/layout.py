@@ -18,7 +18,8 @@ import numpy as np
 from rag.corpus import Chunk, DocumentInfo
 from rag.speakers import Speaker
 
-FORMAT_VERSION = 4  # 4: paragraph voices (segments, questions, labels), speakers in pinyin; 3: speaker kinds; 2: pinyin.json
+# 4: paragraph voices (segments, questions, labels), speakers in pinyin; 3: speaker kinds; 2: pinyin.json
+FORMAT_VERSION = 4
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"

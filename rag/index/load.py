@@ -1,4 +1,4 @@
-"""Loading a generation into the `Index` a query needs: verified, memory-mapped where it can be.
+"""Loading a generation into the `Index` a query needs: verified; vectors read by rows, postings memory-mapped.
 
 Which files a generation holds is rag/index/layout.py; the folder mechanics (CURRENT, lock, clean-up) are
 rag/index/generations.py; writing one is rag/index/build.py.
@@ -6,9 +6,7 @@ rag/index/generations.py; writing one is rag/index/build.py.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import mmap
 import operator
 import threading
 from collections import OrderedDict
@@ -38,6 +36,7 @@ from rag.index.generations import (
 )
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.index.layout import EmbedderRef, Manifest
+from rag.index.rows import RowMatrix
 from rag.settings import Settings
 from rag.speakers import SpeakerRegistry, speaker_key
 from rag.vocabulary import IndexStatus
@@ -115,12 +114,12 @@ class Index:
     chunks: list[Chunk]
     documents: list[DocumentInfo]
     registry: SpeakerRegistry
-    vectors: np.ndarray
+    vectors: RowMatrix  # (chunks, d) float32, read by rows
     dense: Any  # faiss.Index
     keyword: KeywordIndex
     tokenizer: KeywordTokenizer
     sentences: np.ndarray  # (n, 3) int32: chunk row, start, end
-    sentence_vectors: np.ndarray
+    sentence_vectors: RowMatrix  # (sentences, d) float32, read by rows
     sources: SourceTexts
     embedder: Embedder
     anchor_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
@@ -184,17 +183,6 @@ class Index:
 # ---------------------------------------------------------------- loading
 
 
-def _mapped_rows(path: Path) -> np.ndarray:
-    """A read-only memory map of an .npy matrix read a few rows at a time (no read-ahead).
-
-    With the kernel's default read-ahead, 2 048 scattered rows paged in 0.9 GB at 1 M paragraphs.
-    """
-    mapped = np.load(path, mmap_mode="r", allow_pickle=False)
-    with contextlib.suppress(AttributeError, OSError, ValueError):
-        mapped._mmap.madvise(mmap.MADV_RANDOM)
-    return np.asarray(mapped)
-
-
 def load_index(settings: Settings, embedder: Embedder | None = None, verify: bool = True) -> Index:
     """Load and verify the serving generation; refuses a missing, corrupt or mismatched index."""
     from rag.embedding import get_embedder
@@ -215,11 +203,11 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
         documents = layout.read_documents(folder)
         speakers = layout.read_speakers(folder)
         words = layout.read_user_words(folder)
-        # Memory-mapped, read-only: a query reads only its candidates' rows (the dense index has its own
+        # Read by rows (rag.index.rows): a query reads only its candidates' rows (the dense index has its own
         # copy for unfiltered search), so resident memory does not grow with the corpus's vectors.
-        vectors = _mapped_rows(folder / layout.VECTORS)
+        vectors = RowMatrix(folder / layout.VECTORS)
         sentences = np.load(folder / layout.SENTENCES, allow_pickle=False)
-        sentence_vectors = _mapped_rows(folder / layout.SENTENCE_VECTORS)
+        sentence_vectors = RowMatrix(folder / layout.SENTENCE_VECTORS)
         anchor_vectors = np.load(folder / layout.ANCHOR_VECTORS, allow_pickle=False)
         dense = faiss.read_index(str(folder / layout.DENSE))
         keyword = KeywordIndex.load(folder / layout.BM25, len(chunks))
