@@ -407,18 +407,19 @@ def test_utf32_is_refused() -> None:
 # ------------------------------------------------------------------------------------------------ sniffing
 
 
-def test_suffixes() -> None:
-    assert SUFFIXES == {
-        ".txt": "text",
-        ".text": "text",
-        ".md": "markdown",
-        ".markdown": "markdown",
-        ".jsonl": "jsonl",
-        ".html": "html",
-        ".htm": "html",
-        ".docx": "docx",
-        ".pdf": "pdf",
+def test_every_suffix_reads_its_own_kind_of_content() -> None:
+    samples = {
+        "text": b"x\n",
+        "markdown": b"# x\n",
+        "jsonl": b"{}\n",
+        "html": (FIXTURES / "article-utf8.html").read_bytes(),
+        "docx": (FIXTURES / "interview-table.docx").read_bytes(),
+        "pdf": (FIXTURES / "news-two-column.pdf").read_bytes(),
     }
+    assert set(SUFFIXES.values()) == set(samples)
+    for suffix, kind in SUFFIXES.items():
+        assert sniff(f"a{suffix}", samples[kind]) == kind
+        assert sniff(f"A{suffix.upper()}", samples[kind]) == kind
 
 
 def test_sniff_tells_content_not_names() -> None:

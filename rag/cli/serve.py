@@ -48,7 +48,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         os.environ[f"RAG_{name.upper()}"] = str(getattr(settings, name))
     # Each worker's model keeps a thread per core: with its brief OpenMP spin two models share the cores
     # gracefully, and a lone request is answered at full speed (bench/RESULTS.md: 2 workers on 2 cores answer
-    # one client in ~20 ms instead of ~29 ms with a core each, for ~20 % fewer requests/s under load;
+    # one client in ~16 ms instead of ~27 ms with a core each, for ~10 % fewer requests/s under load;
     # OMP_NUM_THREADS=1 chooses the latter).
     workers = workers or settings.workers
     host = host or settings.host
