@@ -179,15 +179,9 @@ GENERIC_SUBJECTS = re.compile(
     r"\b(the )?(speakers?|executives?|entrepreneurs?|participants?|they|he|she|everyone|people|companies)\b",
     re.I,
 )
-QUANTITY_QUESTION = re.compile(
-    r"多少|几个|几家|几项|几位|几种|几年|几天|几成|哪一年|哪年|什么时候|何时|几月|几号|多久|多长时间|多大|多高|多远|多快|"
-    r"\bhow (many|much|large|big|long)\b|\bwhat year\b|\bwhen\b|\bwhat (is|was) the (number|population|price)\b",
-    re.I,
-)
 QUESTION_MORPHEME = re.compile(
     r"^(?:多少|多久|多长|多大|多高|多远|几|哪|什么|怎么|为什么|如何)"
 )  # 多少钱 asks, names nothing
-NUMBER = re.compile(r"[0-9０-９]|[一二三四五六七八九十两百千万亿]+(?:个|项|点|家|级|万|亿|年|月|日|位|种|方面|多)")
 BACKGROUND_SHARE = 0.2  # a word in this share of paragraphs is background (湖南, 文化), not a topic
 DENSE_CLEAR = 3.0  # z-score of the best sentence similarity that counts as a clear match
 DENSE_WEAK = 1.6  # below this, an English question with no named speaker is taken as unanswered
@@ -288,21 +282,6 @@ def asks_what_a_non_speaker_said(question: str) -> str:
             if subject and not GENERIC_SUBJECTS.search(subject) and len(subject) >= 2:
                 return subject
     return ""
-
-
-def asks_quantity(question: str) -> bool:
-    """A "how many / how much / when" question."""
-    return bool(QUANTITY_QUESTION.search(to_simplified(question)))
-
-
-def states_number(text: str) -> bool:
-    """The text states a number or a date."""
-    return bool(NUMBER.search(to_simplified(text)))
-
-
-def lacks_asked_quantity(question: str, paragraph: str) -> bool:
-    """A "how many / when" question whose best paragraph states no number or date cannot be answered by it."""
-    return asks_quantity(question) and not states_number(paragraph)
 
 
 def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:

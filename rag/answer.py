@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag import abstain
+from rag import abstain, quantity
 from rag.compose import Composer, ExtractiveComposer
 from rag.crosslingual import pinyin_terms
 from rag.errors import UnknownFilter
@@ -195,8 +195,9 @@ def decide(index: Index, plan: QuestionPlan, hits: list[Hit], query_vector: np.n
         return True  # asks for more of a speaker already answering: never "not found"
     if evidence.abstain:
         return False
-    # A question for a number or date that the best passage does not state is not answered by it.
-    return not (plan.intent in ("single", "who") and abstain.lacks_asked_quantity(plan.question, hits[0].chunk.text))
+    # A question for a number or date that the best passages do not state is not answered by them.
+    best = [h.chunk.text for h in hits[: quantity.QUANTITY_DEPTH]]
+    return not (plan.intent in ("single", "who") and quantity.unanswered_quantity(plan.question, best))
 
 
 def _quotes(

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.abstain import states_number
 from rag.corpus import Segment
 from rag.index.load import Index
+from rag.quantity import AskedQuantity
 from rag.script import to_simplified
 from rag.textutil import quotes_balanced
 
 KEYWORD_WEIGHT = 0.25  # weight of token overlap next to cosine similarity (both in 0..1)
-NUMBER_BONUS = 0.1  # a "how many / when" question prefers the sentence that states a number
+NUMBER_BONUS = 0.1  # a "how many / when" question prefers the sentence that states what it asks
 EXTEND_MARGIN = 0.03  # a neighbour joins the excerpt when it scores this close to the best sentence
 BACK_REFERENCE = ("这", "此", "该", "它", "他们", "其中", "因此", "所以", "对此")
 SHORT_SENTENCE = 14
@@ -49,10 +49,10 @@ def _token_set(index: Index, row: int) -> frozenset[str]:
 
 
 def sentence_scores(
-    index: Index, chunk_row: int, query_vector: np.ndarray, tokens: list[str], wants_number: bool = False
+    index: Index, chunk_row: int, query_vector: np.ndarray, tokens: list[str], asked: AskedQuantity | None = None
 ) -> list[float]:
     """Score each sentence of a paragraph: cosine similarity plus weighted keyword overlap, plus a bonus for
-    stating a number when the question asks how many, how much or when."""
+    stating what a "how many / how much / when" question asks."""
     rows = index.sentence_rows[chunk_row]
     if len(rows) == 0:
         return []
@@ -63,9 +63,9 @@ def sentence_scores(
     for i, row in enumerate(rows):
         overlap = len(wanted & _token_set(index, row)) / len(wanted) if wanted else 0.0
         score = float(sims[i]) + KEYWORD_WEIGHT * overlap
-        if wants_number:
+        if asked is not None:
             _, start, end = (int(x) for x in index.sentences[row])
-            score += NUMBER_BONUS * bool(states_number(chunk.text[start:end]))
+            score += NUMBER_BONUS * asked.stated_in(chunk.text[start:end])
         out.append(score)
     return out
 
@@ -85,7 +85,7 @@ def choose_excerpt(
     tokens: list[str],
     max_sentences: int,
     voices: Voices = any_voice,
-    wants_number: bool = False,
+    asked: AskedQuantity | None = None,
 ) -> Excerpt | None:
     """Best sentence, widened to close neighbours, back-references and list introductions; balanced quotes.
 
@@ -102,7 +102,7 @@ def choose_excerpt(
         return None
     if len(units) == 1 and chunk.body_start == 0 and units[0][2] is None:
         return Excerpt(0, len(text), 1.0, (1.0,), None)
-    scores = sentence_scores(index, chunk_row, query_vector, tokens, wants_number)
+    scores = sentence_scores(index, chunk_row, query_vector, tokens, asked)
     best = max((i for i in range(len(units)) if allowed[i]), key=lambda i: scores[i])
     voice = units[best][2]
     lo, hi = _widen(text, units, scores, best, max_sentences)

@@ -4,7 +4,9 @@ A paragraph may hold several voices: a speaker's speech or answer, or a report's
 quoted and reported words of the people in it. What a question may be answered with depends on it:
 a question that names speakers (or a speaker filter) takes only their words; "who" and "multi"
 questions take only people's words (never the reporter's own sentences); a question paragraph is never
-an answer, its answer is. A `Pick` is a paragraph and the voices an excerpt of it may take.
+an answer, its answer is. People's words rank above a report's own sentences that match about as well,
+and a "how many / when" question goes first to the paragraphs that state what it asks (rag.quantity).
+A `Pick` is a paragraph and the voices an excerpt of it may take.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.abstain import asks_quantity
 from rag.corpus import Segment
 from rag.crosslingual import is_background, pinyin_terms, shared_topic_words
 from rag.excerpt import Voices, choose_excerpt
 from rag.index.load import Index
+from rag.quantity import QUANTITY_DEPTH, AskedQuantity, asked_quantity
 from rag.question import QuestionPlan
 from rag.records import Quote
 from rag.retrieval import Hit, SearchResult
@@ -28,6 +30,9 @@ from rag.speakers import speaker_key
 MULTI_KEYWORD_SHARE = 0.5  # a speaker "mentions" a topic when this share of its content words is in the paragraph
 MULTI_DENSE_MARGIN = 0.035  # …or when the paragraph's best sentence is this close to the best speaker's
 TOPIC_SCAN_LIMIT = 200_000  # sentences up to which the topic feedback scans them all (above: the candidates' only)
+NARRATIVE_WEIGHT = (
+    0.9  # a paragraph with nobody's words in it (a report's narrative, an editor's note) weighs this much
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class Pick:
     hit: Hit
     speakers: frozenset[str] | None = None  # speaker keys; None: no restriction by name
     people_only: bool = False
-    wants_number: bool = False  # the question asks how many, how much or when
+    asked: AskedQuantity | None = None  # what a "how many / how much / when" question asks for
 
     def voices(self) -> Voices:
         chunk = self.hit.chunk
@@ -60,11 +65,38 @@ def candidates(index: Index, plan: QuestionPlan, hits: list[Hit], speakers: Coll
     """The hits the answer may quote: a question's answer in its place; for "more", what was not shown yet;
     for who/multi, paragraphs holding people's words."""
     hits = _answers_for_questions(index, hits, frozenset(speaker_key(s) for s in speakers))
+    hits = _people_before_narrative(hits)
     if plan.intent == "more" and plan.exclude_text:
         hits = [h for h in hits if not _overlaps(h.chunk.text, plan.exclude_text)] or hits
     if plan.intent in ("who", "multi"):
         hits = [h for h in hits if h.chunk.persons()] or hits
     return hits
+
+
+def _people_before_narrative(hits: list[Hit]) -> list[Hit]:
+    """People's words rank above a report's own sentences that match about as well.
+
+    What the product quotes is what people said: a report's narrative (报道, 编者按) stays quotable and
+    still answers when it clearly matches best, but a speaker's paragraph close behind it goes first.
+    """
+    if all(h.chunk.persons() for h in hits):
+        return hits
+    scores = [h.score * (1.0 if h.chunk.persons() else NARRATIVE_WEIGHT) for h in hits]
+    order = sorted(range(len(hits)), key=lambda i: -scores[i])  # stable: ties keep the fused order
+    return [replace(hits[i], score=scores[i], rank=rank) for rank, i in enumerate(order, start=1)]
+
+
+def _stating_asked_quantity_first(hits: list[Hit], asked: AskedQuantity | None) -> list[Hit]:
+    """For "how many / when": among the best QUANTITY_DEPTH, the paragraphs that state a count (in the unit
+    asked) or a date go first, in their order; a paragraph without one cannot answer the question."""
+    if asked is None:
+        return hits
+    head = hits[:QUANTITY_DEPTH]  # a paragraph further down is about something else
+    stating = [h for h in head if asked.stated_in(h.chunk.text)]
+    if not stating or len(stating) == len(head):
+        return hits
+    reordered = stating + [h for h in head if h not in stating] + hits[QUANTITY_DEPTH:]
+    return [replace(h, rank=rank) for rank, h in enumerate(reordered, start=1)]
 
 
 def _answers_for_questions(index: Index, hits: list[Hit], wanted: frozenset[str]) -> list[Hit]:
@@ -105,8 +137,9 @@ def picks(
     people_only = plan.intent in ("who", "multi")
     if topic is not None:
         return _multi(index, hits, result, topic, top_k, wanted)
-    number = asks_quantity(plan.question)
-    return [Pick(h, wanted, people_only, number) for h in hits[:top_k]]
+    asked = asked_quantity(plan.question)
+    hits = _stating_asked_quantity_first(hits, asked)
+    return [Pick(h, wanted, people_only, asked) for h in hits[:top_k]]
 
 
 def quote_of(
@@ -116,7 +149,7 @@ def quote_of(
     hit = pick.hit
     chunk = hit.chunk
     excerpt = choose_excerpt(
-        index, hit.row, result.query_vector, topic or result.tokens, max_sentences, pick.voices(), pick.wants_number
+        index, hit.row, result.query_vector, topic or result.tokens, max_sentences, pick.voices(), pick.asked
     )
     if excerpt is None:
         return None
