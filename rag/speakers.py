@@ -120,7 +120,14 @@ class Speaker:
     def org_names(self) -> tuple[str, ...]:
         """Names that denote the speaker's organisation."""
         names = [self.organization, self.organization_en, *self.org_aliases, *self.org_aliases_en]
+        # A company is named without its legal form too: 潮汐工业互联网 for 潮汐工业互联网有限公司.
+        short = COMPANY_FORM.sub("", self.organization)
+        names += [short] if short != self.organization and len(short) >= MIN_SHORT_COMPANY else []
         return tuple(dict.fromkeys(a for a in names if a))
+
+
+COMPANY_FORM = re.compile(r"(?:集团)?(?:股份)?有限(?:责任)?公司$")
+MIN_SHORT_COMPANY = 4  # 华为技术 for 华为技术有限公司; shorter names without the form are too common
 
 
 @dataclass(frozen=True)

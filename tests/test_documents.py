@@ -152,6 +152,24 @@ def test_the_reporters_own_facts_are_the_reports_words(client: TestClient, index
     assert narrative and narrative[0]["attribution"] is None and narrative[0]["speaker"] == "报道"
 
 
+def test_a_title_that_refers_back_to_an_organisation_takes_its_name(client: TestClient, index: Index) -> None:
+    # `公司副总经理罗文涛` after the sentence naming 青岚数智建设有限公司; a question names it without 有限公司.
+    speakers = {s["name"]: s for s in client.get("/speakers").json()}
+    assert (speakers["罗文涛"]["title"], speakers["罗文涛"]["organization"]) == ("副总经理", "青岚数智建设有限公司")
+    body = checked(index, ask(client, "青岚数智建设的副总经理怎么说传感器？"))
+    first = body["quotes"][0]
+    assert first["speaker"] == "罗文涛" and first["organization"] == "青岚数智建设有限公司"
+    assert "400多个传感器" in first["text"]
+
+
+def test_a_count_question_is_answered_by_a_paragraph_stating_that_count(client: TestClient, index: Index) -> None:
+    body = checked(index, ask(client, "青岚职业技术学院智能建造专业首批招了多少名学生？"))
+    first = body["quotes"][0]
+    assert first["speaker"] == "沈若冰" and "120名" in first["text"]
+    # A count the speeches never state in the unit asked is not answered with some other number.
+    assert not ask(client, "青岚数智建设有限公司在城南布设了多少台塔吊？")["found"]
+
+
 # ---------------------------------------------------------------- interviews and press conferences
 
 

@@ -18,8 +18,10 @@ import numpy as np
 from rag.corpus import Chunk, DocumentInfo
 from rag.speakers import Speaker
 
+# Any change of what the parsers derive bumps it too, so that the next command reads the corpus again.
+# 5: organisations a title refers back to (公司首席技术官 after the company named before);
 # 4: paragraph voices (segments, questions, labels), speakers in pinyin; 3: speaker kinds; 2: pinyin.json
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"

@@ -10,7 +10,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from rag.parsers.attribution import attribute
-from rag.parsers.people import Introduction, People, Person, find_introductions, named_subjects
+from rag.parsers.people import (
+    Introduction,
+    People,
+    Person,
+    find_introductions,
+    named_subjects,
+    with_referenced_organization,
+)
 from rag.parsers.records import ParsedParagraph, ParsedPerson, ParsedSection, ParsedSegment
 from rag.script import to_simplified
 
@@ -25,9 +32,14 @@ def register(texts: Iterable[tuple[str, int]], people: People) -> None:
 def introductions(paragraphs: Sequence[ParsedParagraph], people: People) -> list[list[Introduction]]:
     """Each paragraph's introductions, registering the people they introduce."""
     found = []
+    before, before_shadow = "", ""  # the text so far, for `公司首席技术官` after the company was named
     for paragraph in paragraphs:
         shadow = to_simplified(paragraph.text)
-        intros = find_introductions(paragraph.text, shadow)
+        intros = [
+            with_referenced_organization(i, before + paragraph.text[: i.start], before_shadow + shadow[: i.start])
+            for i in find_introductions(paragraph.text, shadow)
+        ]
+        before, before_shadow = before + paragraph.text + "\n", before_shadow + shadow + "\n"
         for intro in intros:
             people.introduce(intro, paragraph.lines[0])
         for named in named_subjects(paragraph.text, shadow):

@@ -13,6 +13,7 @@ a resolved speaker are segments (rules in `attribution.py`). Nothing else is any
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rag.errors import CorpusError
@@ -21,10 +22,12 @@ from rag.parsers.narrative import attribute_paragraphs, register, speakers, unre
 from rag.parsers.people import People
 from rag.parsers.records import ParsedDocument, ParsedSection, SourceLine
 from rag.parsers.zhaideng import SUBTITLE, source_lines
+from rag.script import to_simplified
 from rag.textutil import ends_sentence
 
 EXPECTED = "quotations or reported speech tied to a named person (`某某局局长王某说，…`, `“…。”王某表示`)"
 MAX_SUBTITLE_CHARS = 40
+DATELINE_ONLY = re.compile(r"^[^，。！？：]{0,24}?\d{1,2}日(?:讯|电)\s*(?:[（(][^（）()]{0,40}[）)])?\s*$")
 
 
 def parse_news(path: Path, text: str) -> ParsedDocument:
@@ -38,6 +41,9 @@ def parse_news(path: Path, text: str) -> ParsedDocument:
         for key, value in fields(line.text).items() if is_furniture(line.text) else ():
             found.setdefault(key, value)
     body = [line for line in lines[first:] if not is_furniture(line.text)]
+    # A dateline on a line of its own (`本报青岚4月12日讯（记者 …）`) dates the report and is no paragraph.
+    dated = dateline_date(body[0].text) if body and DATELINE_ONLY.match(to_simplified(body[0].text)) else ""
+    body = body[1:] if dated else body
     people = People()
     register([(title, lines[0].number), (subtitle, lines[0].number)], people)
     sections, unresolved = narrative_sections(body, people)
@@ -50,7 +56,7 @@ def parse_news(path: Path, text: str) -> ParsedDocument:
         sections=tuple(sections),
         people=speakers(sections, people),
         format="news",
-        date=dateline_date(first_paragraph) or found.get("date", ""),
+        date=dated or dateline_date(first_paragraph) or found.get("date", ""),
         source=found.get("source", ""),
         notes=unresolved_note(unresolved),
     )
@@ -81,6 +87,8 @@ def _head(lines: list[SourceLine]) -> tuple[str, str, int]:
             i += 1
             continue
         dash = SUBTITLE.match(text)
+        if DATELINE_ONLY.match(to_simplified(text)):
+            break  # the dateline starts the body
         if subtitle or ends_sentence(text) or len(text) > MAX_SUBTITLE_CHARS:
             break
         subtitle = dash.group("text") if dash else text

@@ -54,6 +54,32 @@ REFERENCE = re.compile(
 )
 FAMILIAR = re.compile(rf"老[{''.join(sorted(SURNAMES))}](?=[^\u3400-\u9fff]|[说表称告则也还在笑]|$)")
 
+# A title that opens with a word standing for an organisation the text named before (`公司首席技术官宋佳琪`
+# after `…是潮汐工业互联网有限公司。`): the word, and the endings of the names it can stand for.
+_SCHOOLS = "大学|学院|学校|中学|小学"
+ORG_REFERENCES: dict[str, str] = {
+    "该公司": "公司",
+    "公司": "公司",
+    "该集团": "集团",
+    "集团": "集团",
+    "该校": _SCHOOLS,
+    "学校": _SCHOOLS,
+    "校方": _SCHOOLS,
+    "该馆": "馆",
+    "馆方": "馆",
+    "该院": "院",
+    "该局": "局",
+    "该厅": "厅",
+    "该协会": "协会",
+    "协会": "协会",
+}
+# What can stand before an organisation's name in the sentence that names it (`走进…集团`, `由本地企业…公司提供`).
+ORG_LEAD = re.compile(
+    r"(?:走进|来到|位于|走访|探访|作为|入驻|落户|加入)?(?:本地|当地|国内|省内|市内|区内|县内|一家|这家|民营|国有|龙头)*"
+    r"(?:企业|机构|单位)?"
+)
+ORG_REFERENCE = re.compile(f"^(?:{alternation(tuple(ORG_REFERENCES))})")
+
 MentionKind = Literal["intro", "name", "title", "pronoun", "anonymous"]
 
 
@@ -172,6 +198,28 @@ def named_subjects(text: str, shadow: str) -> list[Introduction]:
             found.append(Introduction(at, end, text[at:end], word, "", ""))
         at = end
     return found
+
+
+def with_referenced_organization(intro: Introduction, before: str, before_shadow: str) -> Introduction:
+    """`公司首席技术官宋佳琪` after a sentence naming `潮汐工业互联网有限公司`: the organisation is that company and
+    the title `首席技术官`. `before` is the text before the introduction (as printed, and its shadow); with no
+    organisation of that kind named before, the introduction stays as it is."""
+    if intro.organization:
+        return intro
+    word = ORG_REFERENCE.match(to_simplified(intro.title))
+    if not word:
+        return intro
+    endings = ORG_REFERENCES[word.group(0)]
+    for ending in reversed(list(re.finditer(f"(?:{endings})", before_shadow))):
+        start = _prefix_start(before_shadow, ending.start(), max(0, ending.start() - MAX_PREFIX_CHARS))
+        lead = ORG_LEAD.match(before_shadow, start, ending.start())
+        start = lead.end() if lead and ending.start() - lead.end() >= 2 else start
+        prefix = before_shadow[start : ending.start()]
+        if len(prefix) < 2 or prefix.startswith("该") or not all(CJK.match(ch) for ch in prefix):
+            continue  # `该公司`, `本公司`, `学校` itself: no name
+        title = intro.title[word.end() :].strip()
+        return replace(intro, organization=before[start : ending.end()], title=title) if title else intro
+    return intro
 
 
 def _overlaps(intro: Introduction, others: list[Introduction]) -> bool:
