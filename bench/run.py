@@ -2,6 +2,7 @@
 
     python -m bench.run            # the full run (about 20 minutes on 2 cores); updates bench/RESULTS.md
     python -m bench.run --quick    # CI-sized (2–3 minutes); writes bench/out/RESULTS.quick.md
+    python -m bench.run --only query http   # some benchmarks; writes bench/out/RESULTS.partial.md
 
 The real corpus is built from scratch into bench/out/index (never the project's index/), so a fresh
 clone needs nothing else. Servers are `rag serve` processes on free 127.0.0.1 ports.
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--results",
         type=Path,
-        help="Markdown file to update (default: bench/RESULTS.md, or RESULTS.quick.md in --out).",
+        help="Markdown file to update (default: bench/RESULTS.md for a full run; RESULTS.quick.md or "
+        "RESULTS.partial.md in --out for --quick or --only).",
     )
     args = parser.parse_args(argv)
     selected = set(args.only or BENCHMARKS)
@@ -113,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     summary["targets"] = report.targets(results)
     summary["results"] = results
     write_json(out, "summary", summary)
-    target = args.results or (out / "RESULTS.quick.md" if args.quick else RESULTS)
+    # Only a full run of every benchmark replaces bench/RESULTS.md (its numbers all come from one run); a quick
+    # or partial run writes its tables beside its JSON files.
+    partial = args.only is not None and set(args.only) != set(BENCHMARKS)
+    default = out / "RESULTS.quick.md" if args.quick else out / "RESULTS.partial.md" if partial else RESULTS
+    target = args.results or default
     report.update(target, summary)
     print(report.table(summary), file=sys.stderr)
     print(f"[bench] wrote {out}/*.json and {target}", file=sys.stderr)

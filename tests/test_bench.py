@@ -91,3 +91,18 @@ def test_summary_lists_every_target(run: Path) -> None:
     assert summary["machine"]["nproc"] >= 1
     assert len(summary["targets"]) == 8
     assert all(t["measured"] is not None for t in summary["targets"])
+
+
+def test_a_partial_run_leaves_the_full_runs_results_alone(tmp_path: Path) -> None:
+    results = ROOT / "bench" / "RESULTS.md"
+    before = results.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--only", "build", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert results.read_bytes() == before
+    assert "| target |" in (tmp_path / "RESULTS.partial.md").read_text(encoding="utf-8")
