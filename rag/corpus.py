@@ -13,16 +13,14 @@ from rag.errors import CorpusError
 from rag.files import FileLimits
 from rag.parsers import TEXT_FORMATS, read_source, source_suffixes
 from rag.parsers.records import ParsedDocument, ParsedPerson, ParsedSection, ParsedSegment
+from rag.parsers.titles import split_organization
 from rag.script import to_simplified
-from rag.speakers import EDITOR, EDITOR_EN, NARRATOR, NARRATOR_EN, Speaker, SpeakerFields
+from rag.speakers import COMPANY_FORM, EDITOR, EDITOR_EN, NARRATOR, NARRATOR_EN, Speaker, SpeakerFields
 from rag.textutil import has_cjk, join_layout_lines, split_sentences
 from rag.vocabulary import Attribution, ParagraphKind
 
 META_SUFFIX = ".meta.json"
 PARAGRAPH_SEPARATOR = "\n\n"
-_ORG_SPLIT = re.compile(
-    r"^(?P<org>.+?(?:集团)?(?:股份)?(?:有限)?(?:责任)?公司|.+?集团|.+?大学|.+?研究院)(?P<title>.+)$"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +151,18 @@ def slug_for(path: Path) -> str:
 
 
 def split_title(raw_title: str) -> tuple[str, str]:
-    """Split `机构职务` into (organisation, title) when metadata does not say; best effort."""
-    m = _ORG_SPLIT.match(raw_title)
-    if m and m.group("title"):
-        return m.group("org"), m.group("title")
-    return "", raw_title
+    """Split `机构职务` into (organisation, title) when metadata does not say (rag.parsers.titles)."""
+    raw = raw_title.strip()
+    organization, title = split_organization(to_simplified(raw))
+    return (raw[: len(organization)], raw[len(raw) - len(title) :]) if organization else ("", raw_title)
 
 
 def _speaker_from_meta(person: ParsedPerson, meta: dict[str, Any]) -> Speaker:
     """A person as the document introduces them, with what its metadata says of them (name in either script),
     and their name in pinyin when the metadata gives no English name."""
     speaker = _described(person, meta)
+    if not speaker.organization_en and has_cjk(speaker.organization):
+        speaker = replace(speaker, org_pinyin=organization_in_pinyin(speaker.organization))
     if speaker.name_en or not has_cjk(speaker.name):
         return speaker
     return replace(speaker, name_pinyin=name_in_pinyin(speaker.name))
@@ -181,6 +180,40 @@ def name_in_pinyin(name: str) -> str:
         return ""
     given = simplified[len(surname) :]
     return f"{''.join(lazy_pinyin(surname)).capitalize()} {''.join(lazy_pinyin(given)).capitalize()}".strip()
+
+
+# The kinds of organisation an English question names after a place (Nanling University, the Qingyu Museum).
+ORG_KINDS_EN: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("大学", ("University",)),
+    ("学院", ("College", "Institute")),
+    ("博物院", ("Museum",)),
+    ("博物馆", ("Museum",)),
+    ("图书馆", ("Library",)),
+    ("美术馆", ("Art Museum", "Gallery")),
+    ("研究院", ("Institute", "Academy")),
+    ("医院", ("Hospital",)),
+    ("集团", ("Group",)),
+    ("公司", ("Company",)),
+)
+
+
+def organization_in_pinyin(organization: str) -> tuple[str, ...]:
+    """青屿博物院 → Qingyu Museum; 南岭理工大学 → Nanling University, Nanling Ligong University: the place or name
+    before the kind of organisation in pinyin, then the kind in English. Other organisations give nothing."""
+    from pypinyin import lazy_pinyin
+
+    simplified = COMPANY_FORM.sub("公司", to_simplified(organization))
+    for suffix, kinds in ORG_KINDS_EN:
+        head = simplified.removesuffix(suffix)
+        if head == simplified or len(head) < 2 or not all(has_cjk(ch) for ch in head):
+            continue
+        heads = dict.fromkeys([head[:2], head])
+        return tuple(
+            f"{' '.join(''.join(lazy_pinyin(h[i : i + 2])).capitalize() for i in range(0, len(h), 2))} {kind}"
+            for h in heads
+            for kind in kinds
+        )
+    return ()
 
 
 def _described(person: ParsedPerson, meta: dict[str, Any]) -> Speaker:

@@ -66,6 +66,7 @@ class Speaker:
     roles_en: tuple[str, ...] = ()
     kind: SpeakerKind = "person"
     name_pinyin: str = ""  # Wu Xiulan for 吴秀兰 when no English name is given: English questions may use it
+    org_pinyin: tuple[str, ...] = ()  # Nanling University for 南岭理工大学 when no English organisation is given
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,7 +120,7 @@ class Speaker:
 
     def org_names(self) -> tuple[str, ...]:
         """Names that denote the speaker's organisation."""
-        names = [self.organization, self.organization_en, *self.org_aliases, *self.org_aliases_en]
+        names = [self.organization, self.organization_en, *self.org_aliases, *self.org_aliases_en, *self.org_pinyin]
         # A company is named without its legal form too: 潮汐工业互联网 for 潮汐工业互联网有限公司.
         short = COMPANY_FORM.sub("", self.organization)
         names += [short] if short != self.organization and len(short) >= MIN_SHORT_COMPANY else []

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import Document, build_document, paragraph_from_source
+from rag.corpus import Document, build_document, organization_in_pinyin, paragraph_from_source
 from rag.errors import CorpusError
 from rag.parsers import parse_source, source_suffixes
+from rag.parsers.people import Introduction, with_referenced_organization
 from rag.parsers.titles import split_organization, split_title_and_organization
 from rag.parsers.zhaideng import is_photo_credit
 
@@ -296,3 +297,33 @@ def test_jsonl_refusals_name_the_line(text: str, message: str, line: int) -> Non
     with pytest.raises(CorpusError, match=message) as err:
         parse_text("bad.jsonl", text)
     assert err.value.line == line and "bad.jsonl" in str(err.value)
+
+
+def _intro(title: str) -> Introduction:
+    return Introduction(0, 0, "王某", "王某", title, "")
+
+
+def test_an_organisation_is_taken_from_the_text_before_only_when_it_is_clear() -> None:
+    before = "为项目提供方案的，是本地企业青岚数智建设有限公司。"
+    found = with_referenced_organization(_intro("公司副总经理"), before, before)
+    assert (found.organization, found.title) == ("青岚数智建设有限公司", "副总经理")
+    # A bare title takes an organisation of its kind only when exactly one is named.
+    one = "南岭理工大学2024届毕业典礼在学校体育馆举行。"
+    assert with_referenced_organization(_intro("校长"), one, one).organization == "南岭理工大学"
+    two = "南岭理工大学与青岚师范大学签署合作协议。"
+    assert with_referenced_organization(_intro("校长"), two, two).organization == ""
+    # Nothing of that kind before: the title stays as printed.
+    assert with_referenced_organization(_intro("公司总工程师"), one, one) == _intro("公司总工程师")
+
+
+@pytest.mark.parametrize(
+    ("organization", "english"),
+    [
+        ("南岭理工大学", ("Nanling University", "Nanling Ligong University")),
+        ("青屿博物院", ("Qingyu Museum",)),
+        ("潮汐工业互联网有限公司", ("Chaoxi Company", "Chaoxi Gongye Hulian Wang Company")),
+        ("县商务局", ()),  # a kind of organisation without an English word here: nothing
+    ],
+)
+def test_organisations_in_pinyin_for_english_questions(organization: str, english: tuple[str, ...]) -> None:
+    assert organization_in_pinyin(organization) == english

@@ -19,7 +19,8 @@ from rag.corpus import Chunk, DocumentInfo
 from rag.speakers import Speaker
 
 # Any change of what the parsers derive bumps it too, so that the next command reads the corpus again.
-# 5: organisations a title refers back to (公司首席技术官 after the company named before);
+# 5: organisations a title refers back to (公司首席技术官 after the company named before), organisations in
+# pinyin (org_pinyin: Nanling University);
 # 4: paragraph voices (segments, questions, labels), speakers in pinyin; 3: speaker kinds; 2: pinyin.json
 FORMAT_VERSION = 5
 

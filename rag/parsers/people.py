@@ -78,6 +78,17 @@ ORG_LEAD = re.compile(
     r"(?:走进|来到|位于|走访|探访|作为|入驻|落户|加入)?(?:本地|当地|国内|省内|市内|区内|县内|一家|这家|民营|国有|龙头)*"
     r"(?:企业|机构|单位)?"
 )
+# A title alone (`校长`, `馆长`) belongs to an organisation of this kind when the text names exactly one.
+TITLE_ORGANIZATIONS: dict[str, str] = {
+    "校长": _SCHOOLS,
+    "院长": "院",
+    "馆长": "馆",
+    "局长": "局",
+    "厅长": "厅",
+    "董事长": "公司|集团",
+    "总经理": "公司|集团",
+    "总裁": "公司|集团",
+}
 ORG_REFERENCE = re.compile(f"^(?:{alternation(tuple(ORG_REFERENCES))})")
 
 MentionKind = Literal["intro", "name", "title", "pronoun", "anonymous"]
@@ -201,25 +212,37 @@ def named_subjects(text: str, shadow: str) -> list[Introduction]:
 
 
 def with_referenced_organization(intro: Introduction, before: str, before_shadow: str) -> Introduction:
-    """`公司首席技术官宋佳琪` after a sentence naming `潮汐工业互联网有限公司`: the organisation is that company and
-    the title `首席技术官`. `before` is the text before the introduction (as printed, and its shadow); with no
-    organisation of that kind named before, the introduction stays as it is."""
+    """The organisation of an introduction that names none, from the text before it (as printed, and its shadow).
+
+    `公司首席技术官宋佳琪` after a sentence naming `潮汐工业互联网有限公司`: that company, and the title
+    `首席技术官` (the last such organisation named before). A bare title (`校长林舒雅`) takes an organisation of
+    its kind only when the text before names exactly one (`南岭理工大学…`). Otherwise it stays as it is.
+    """
     if intro.organization:
         return intro
-    word = ORG_REFERENCE.match(to_simplified(intro.title))
-    if not word:
-        return intro
-    endings = ORG_REFERENCES[word.group(0)]
-    for ending in reversed(list(re.finditer(f"(?:{endings})", before_shadow))):
-        start = _prefix_start(before_shadow, ending.start(), max(0, ending.start() - MAX_PREFIX_CHARS))
-        lead = ORG_LEAD.match(before_shadow, start, ending.start())
+    title = to_simplified(intro.title)
+    word = ORG_REFERENCE.match(title)
+    if word:
+        named = organizations_named(before, before_shadow, ORG_REFERENCES[word.group(0)])
+        rest = intro.title[word.end() :].strip()
+        return replace(intro, organization=named[-1], title=rest) if named and rest else intro
+    kind = next((endings for w, endings in TITLE_ORGANIZATIONS.items() if title == w or title == "副" + w), None)
+    named = list(dict.fromkeys(organizations_named(before, before_shadow, kind))) if kind else []
+    return replace(intro, organization=named[0]) if len(named) == 1 else intro
+
+
+def organizations_named(text: str, shadow: str, endings: str) -> list[str]:
+    """The organisations a text names that end in one of `endings` (`…有限公司`, `…大学`), as printed, in order;
+    a name needs two ideographs of its own before the ending (`该公司`, `本公司`, `在学校` name nobody)."""
+    found = []
+    for ending in re.finditer(f"(?:{endings})", shadow):
+        start = _prefix_start(shadow, ending.start(), max(0, ending.start() - MAX_PREFIX_CHARS))
+        lead = ORG_LEAD.match(shadow, start, ending.start())
         start = lead.end() if lead and ending.start() - lead.end() >= 2 else start
-        prefix = before_shadow[start : ending.start()]
-        if len(prefix) < 2 or prefix.startswith("该") or not all(CJK.match(ch) for ch in prefix):
-            continue  # `该公司`, `本公司`, `学校` itself: no name
-        title = intro.title[word.end() :].strip()
-        return replace(intro, organization=before[start : ending.end()], title=title) if title else intro
-    return intro
+        prefix = shadow[start : ending.start()]
+        if len(prefix) >= 2 and prefix[0] not in "该本" and all(CJK.match(ch) for ch in prefix):
+            found.append(text[start : ending.end()])
+    return found
 
 
 def _overlaps(intro: Introduction, others: list[Introduction]) -> bool:

@@ -22,13 +22,13 @@ never read as a speech. Everything else after the byline is the speaker's speech
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.errors import CorpusError
 from rag.parsers.lexicon import is_name_shaped
 from rag.parsers.lines import blocks, is_furniture, without_page_header
-from rag.parsers.people import find_introductions
+from rag.parsers.people import Introduction, find_introductions, with_referenced_organization
 from rag.parsers.records import ParsedDocument, ParsedPerson, ParsedSection, SourceLine
 from rag.parsers.titles import split_organization
 from rag.parsers.zhaideng import EDITOR_NOTE, SPEAKER_LINE, SUBTITLE, paragraphs_from_lines, source_lines
@@ -76,6 +76,7 @@ def parse_speech(path: Path, text: str) -> ParsedDocument:
     byline = _author_note(lines, byline or _named_elsewhere(lines[0], note_lines, bool(ceremony)))
     if byline is None:
         raise CorpusError(path, f"speech expected {EXPECTED}", lines[0].number)
+    byline = _with_organization(byline, [*lines[:first], *note_lines])
     grouped = blocks(content)
     if not grouped:
         raise CorpusError(path, f"the speech of {byline.name} has no paragraphs", byline.line)
@@ -95,6 +96,17 @@ def parse_speech(path: Path, text: str) -> ParsedDocument:
         format="speech",
         notes=notes,
     )
+
+
+def _with_organization(byline: Byline, front: list[SourceLine]) -> Byline:
+    """A byline without an organisation (`校长　林舒雅`) takes the one its front matter names (title, subtitle,
+    editor's note: `南岭理工大学2024届毕业典礼…`), as a report's introductions do."""
+    if byline.organization or not byline.title:
+        return byline
+    text = "\n".join(line.text for line in front)
+    intro = Introduction(0, 0, byline.name, to_simplified(byline.name), byline.title, "")
+    found = with_referenced_organization(intro, text, to_simplified(text))
+    return replace(byline, title=found.title, organization=found.organization)
 
 
 def _split_note(body: list[SourceLine]) -> tuple[list[SourceLine], list[SourceLine]]:
