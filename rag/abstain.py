@@ -182,6 +182,43 @@ GENERIC_SUBJECTS = re.compile(
 QUESTION_MORPHEME = re.compile(
     r"^(?:多少|多久|多长|多大|多高|多远|几|哪|什么|怎么|为什么|如何)"
 )  # 多少钱 asks, names nothing
+# Nouns that frame a question rather than name its topic (有什么看法, 攻克什么难题, 落户在什么地方).
+FRAME_NOUNS = frozenset(
+    {
+        "看法",
+        "评价",
+        "地方",
+        "难题",
+        "问题",
+        "情况",
+        "方面",
+        "作用",
+        "意义",
+        "内容",
+        "东西",
+        "事情",
+        "原因",
+        "办法",
+        "措施",
+        "计划",
+        "目标",
+        "建议",
+        "观点",
+        "态度",
+        "体会",
+        "感受",
+        "想法",
+        "打算",
+        "方向",
+        "重点",
+        "做法",
+        "经验",
+        "举措",
+        "表现",
+    }
+)
+NOUN_FLAGS = ("n", "nz")  # jieba's common and proper nouns (not 人名 nr, 地名 ns, or verbal nouns vn)
+SPEAKER_SCAN_LIMIT = 20_000  # paragraphs of the named speakers up to which their words are read for a topic noun
 BACKGROUND_SHARE = 0.2  # a word in this share of paragraphs is background (湖南, 文化), not a topic
 DENSE_CLEAR = 3.0  # z-score of the best sentence similarity that counts as a clear match
 DENSE_WEAK = 1.6  # below this, an English question with no named speaker is taken as unanswered
@@ -284,6 +321,24 @@ def asks_what_a_non_speaker_said(question: str) -> str:
     return ""
 
 
+def _joins_a_known_word(index: Index, word: str) -> bool:
+    """用算力 is 用 + 算力 run together by the tokenizer: a known word with one character more."""
+    return len(word) >= 3 and any(index.keyword.doc_freq(w) > 0 for w in (word[1:], word[:-1]))
+
+
+def _unspoken(index: Index, plan: QuestionPlan, nouns: list[str]) -> list[str]:
+    """The topic nouns (words the corpus's keyword index does not know) that no paragraph of the speakers a
+    question names contains, not even inside a longer word: 营收 in 郑海川透露集团去年营收多少."""
+    if not nouns:
+        return []
+    names = [*plan.filter_speakers, *(m.speaker.name for m in plan.mentions)]
+    rows = np.unique(np.concatenate([index.speaker_rows(n) for n in names])) if names else np.zeros(0)
+    if len(rows) == 0 or len(rows) > SPEAKER_SCAN_LIMIT:
+        return []
+    said = "\n".join(to_simplified(index.chunks[int(r)].text) for r in rows)
+    return [w for w in nouns if w not in said]
+
+
 def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:
     """Combine the signals into an abstain / answer decision."""
     meta_text, _ = _profile(index)
@@ -317,12 +372,20 @@ def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vec
     acronyms = [e for e in entities if e.isupper() or not e.isascii()]
 
     absent_speaker = "" if named else asks_what_a_non_speaker_said(plan.question)
+    nouns = [
+        w
+        for w, flag in words
+        if w in unknown and flag in NOUN_FLAGS and w not in FRAME_NOUNS and not _joins_a_known_word(index, w)
+    ]
+    unspoken = _unspoken(index, plan, nouns) if named else []
 
     abstain, reason = False, "answerable"
     if acronyms or (entities and z < DENSE_CLEAR):
         abstain, reason = True, f"names that no speech mentions: {', '.join(entities)}"
     elif absent_speaker:
         abstain, reason = True, f"asks what {absent_speaker} said, who is not among the speakers"
+    elif unspoken:
+        abstain, reason = True, f"the speakers it names never use the words: {', '.join(unspoken)}"
     elif not named and margin < ANCHOR_MARGIN:
         abstain, reason = True, f"closer to everyday off-topic text than to any speech (margin {margin:+.3f})"
     elif not named and unknown and not specific and margin < UNKNOWN_TOPIC_MARGIN:

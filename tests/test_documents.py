@@ -162,6 +162,22 @@ def test_a_title_that_refers_back_to_an_organisation_takes_its_name(client: Test
     assert "400多个传感器" in first["text"]
 
 
+def test_a_speakers_organisation_is_read_from_the_front_matter_and_named_in_english(
+    client: TestClient, index: Index
+) -> None:
+    # The byline says only 院长; the editor's note names the one college. English questions name it in pinyin.
+    speakers = {s["name"]: s for s in client.get("/speakers").json()}
+    assert speakers["周明远"]["organization"] == "湘江职业技术学院"
+    body = checked(index, ask(client, "What did the president of Xiangjiang College say about the employment rate?"))
+    assert body["quotes"] and {q["speaker"] for q in body["quotes"]} == {"周明远"}  # the question names him
+
+
+def test_a_named_speaker_is_not_answered_about_what_they_never_spoke_of(client: TestClient, index: Index) -> None:
+    assert not ask(client, "罗文涛透露青岚数智建设去年营收多少？")["found"]  # 营收 is in none of his words
+    body = checked(index, ask(client, "罗文涛说工地上布设了多少个传感器？"))
+    assert body["found"] and body["quotes"][0]["speaker"] == "罗文涛"
+
+
 def test_a_count_question_is_answered_by_a_paragraph_stating_that_count(client: TestClient, index: Index) -> None:
     body = checked(index, ask(client, "青岚职业技术学院智能建造专业首批招了多少名学生？"))
     first = body["quotes"][0]
