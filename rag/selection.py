@@ -100,11 +100,14 @@ def _stating_asked_quantity_first(hits: list[Hit], asked: AskedQuantity | None) 
 
 
 def _answers_for_questions(index: Index, hits: list[Hit], wanted: frozenset[str]) -> list[Hit]:
-    """A question paragraph stands for its answer: the first answer paragraph (by a wanted speaker when the
-    question names some) takes the question's score on top of its own, and the hits are ranked again; an
-    unanswered question drops out. Corpora without questions keep their ranking as it is."""
+    """A question paragraph stands for its answer: of its answer paragraphs (by a wanted speaker when the
+    question names some), the one that matches best on its own (else the first) takes the question's score
+    on top of its own, and the hits are ranked again; an unanswered question drops out. A second answerer's
+    `补充一点` that matches better than the first answer is lifted, not the first answer. Corpora without
+    questions keep their ranking as it is."""
     if not any(h.chunk.kind == "question" for h in hits):
         return hits
+    own = {h.row: h.score for h in hits if h.chunk.kind != "question"}
     scores: dict[int, float] = {}
     best: dict[int, Hit] = {}
     for hit in hits:
@@ -116,7 +119,8 @@ def _answers_for_questions(index: Index, hits: list[Hit], wanted: frozenset[str]
             ]
             if not rows:
                 continue
-            hit = replace(hit, chunk=index.chunks[rows[0]], row=rows[0])
+            row = max(rows, key=lambda r: own.get(r, 0.0))  # ties (none of them matched): the first
+            hit = replace(hit, chunk=index.chunks[row], row=row)
         scores[hit.row] = scores.get(hit.row, 0.0) + hit.score
         best.setdefault(hit.row, hit)
     order = sorted(best, key=lambda row: -scores[row])  # stable: ties keep the fused order
