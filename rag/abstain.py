@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from rag.index.keywords import STOPWORDS
 from rag.index.load import Index
 from rag.question import QuestionPlan
 from rag.script import to_simplified
+from rag.synonyms import related
 from rag.textutil import has_cjk
 
 _LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9+\-']*|\d+[A-Za-z]+[A-Za-z0-9]*")
@@ -182,6 +184,7 @@ GENERIC_SUBJECTS = re.compile(
 QUESTION_MORPHEME = re.compile(
     r"^(?:多少|多久|多长|多大|多高|多远|几|哪|什么|怎么|为什么|如何)"
 )  # 多少钱 asks, names nothing
+KIND_QUESTION = re.compile(r"^(?:什么|哪些|哪个|哪种|哪类|哪几|哪一|啥)")
 # Nouns that frame a question rather than name its topic (有什么看法, 攻克什么难题, 落户在什么地方).
 FRAME_NOUNS = frozenset(
     {
@@ -321,6 +324,17 @@ def asks_what_a_non_speaker_said(question: str) -> str:
     return ""
 
 
+def _asked_kinds(words: list[str]) -> set[str]:
+    """Nouns that name the kind of answer, which lists instances without the word: right after 哪些/什么
+    (哪些品质, 什么难题) or right before 是 + 什么/哪些 (关键是什么; in 对年轻人有什么寄语 the topic is 年轻人).
+    A noun with 多少 is what is counted, a topic (多少员工, 股价是多少)."""
+    after = {w for q, w in pairwise(words) if KIND_QUESTION.match(q)}
+    before = {
+        w for w, verb, q in zip(words, words[1:], words[2:], strict=False) if verb == "是" and KIND_QUESTION.match(q)
+    }
+    return after | before
+
+
 def _joins_a_known_word(index: Index, word: str) -> bool:
     """用算力 is 用 + 算力 run together by the tokenizer: a known word with one character more."""
     return len(word) >= 3 and any(index.keyword.doc_freq(w) > 0 for w in (word[1:], word[:-1]))
@@ -328,7 +342,8 @@ def _joins_a_known_word(index: Index, word: str) -> bool:
 
 def _unspoken(index: Index, plan: QuestionPlan, nouns: list[str]) -> list[str]:
     """The topic nouns (words the corpus's keyword index does not know) that no paragraph of the speakers a
-    question names contains, not even inside a longer word: 营收 in 郑海川透露集团去年营收多少."""
+    question names contains, not even inside a longer word or as a word of related meaning (rag.synonyms:
+    用户 is found where they said 客户): 营收 in 郑海川透露集团去年营收多少."""
     if not nouns:
         return []
     names = [*plan.filter_speakers, *(m.speaker.name for m in plan.mentions)]
@@ -336,18 +351,20 @@ def _unspoken(index: Index, plan: QuestionPlan, nouns: list[str]) -> list[str]:
     if len(rows) == 0 or len(rows) > SPEAKER_SCAN_LIMIT:
         return []
     said = "\n".join(to_simplified(index.chunks[int(r)].text) for r in rows)
-    return [w for w in nouns if w not in said]
+    return [w for w in nouns if w not in said and not any(r in said for r in related(w))]
 
 
 def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:
     """Combine the signals into an abstain / answer decision."""
     meta_text, _ = _profile(index)
     rest = _without_mentions(plan)
+    tagged = index.tokenizer.words(rest)
     words = [
         (w, f)
-        for w, f in index.tokenizer.words(rest)
+        for w, f in tagged
         if has_cjk(w) and len(w) >= 2 and w not in STOPWORDS and not QUESTION_MORPHEME.match(w)
     ]
+    asked_kinds = _asked_kinds([w for w, _ in tagged])
     n_docs = max(1, len(index.chunks))
     known, unknown, entities = [], [], []
     for w, flag in words:
@@ -375,7 +392,10 @@ def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vec
     nouns = [
         w
         for w, flag in words
-        if w in unknown and flag in NOUN_FLAGS and w not in FRAME_NOUNS and not _joins_a_known_word(index, w)
+        if w in unknown
+        and flag in NOUN_FLAGS
+        and w not in FRAME_NOUNS | asked_kinds
+        and not _joins_a_known_word(index, w)
     ]
     unspoken = _unspoken(index, plan, nouns) if named else []
 

@@ -176,6 +176,9 @@ def test_a_named_speaker_is_not_answered_about_what_they_never_spoke_of(client: 
     assert not ask(client, "罗文涛透露青岚数智建设去年营收多少？")["found"]  # 营收 is in none of his words
     body = checked(index, ask(client, "罗文涛说工地上布设了多少个传感器？"))
     assert body["found"] and body["quotes"][0]["speaker"] == "罗文涛"
+    # The noun that names the kind of answer is not a topic: the answer lists instances without it.
+    for question in ("徐少春建议把哪些品质打造成为湖南人的新标签？", "徐少春认为企业数字化的关键是什么？"):
+        assert ask(client, question)["quotes"][0]["speaker"] == "徐少春", question
 
 
 def test_a_count_question_is_answered_by_a_paragraph_stating_that_count(client: TestClient, index: Index) -> None:
@@ -195,6 +198,14 @@ def test_an_answer_carries_the_question_it_answers(client: TestClient, index: In
     assert first["speaker"] == "陈静" and first["kind"] == "answer" and first["attribution"] == "direct"
     assert "4.2万件" in first["text"] and not first["text"].startswith("陈静")
     assert first["context"].startswith("云溪市博物馆有多少藏品") and first["context_by"] == "记者"
+
+
+def test_a_question_lifts_the_answer_that_matches_not_only_the_first(client: TestClient, index: Index) -> None:
+    # Question 2 asks 陈静 about longer opening hours; 王建华补充 answers the part about subsidies.
+    body = checked(index, ask(client, "博物馆延长开放时间后，市里有什么支持？"))
+    first = body["quotes"][0]
+    assert first["speaker"] == "王建华" and "运营补贴" in first["text"] and first["kind"] == "answer"
+    assert first["context"].startswith("请问陈馆长")
 
 
 def test_a_question_without_an_answer_is_never_quoted(client: TestClient, index: Index) -> None:
