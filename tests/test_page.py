@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 from support.injection import MARKUP_SPEAKER, ingest_injected
-from support.servers import serving_in_thread
 from support.waiting import wait_until
 
 from app.main import create_app
+from app.serving import serving_in_thread
 from rag import Index, Settings, build_index
 from rag.feedback import FeedbackStore
 from rag.script import is_traditional

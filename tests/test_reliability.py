@@ -28,12 +28,12 @@ from support.servers import (
     save_figures,
     server_env,
     server_process,
-    serving_in_thread,
     uvicorn_command,
 )
 from support.stores import copy_store
 
 from app.main import create_app
+from app.serving import serving_in_thread
 from rag import Index, Settings
 from rag.index.generations import CURRENT, current_generation, publish
 from rag.records import AskRequest

@@ -81,7 +81,7 @@ def evaluate(ctx: Context, questions_file: Path, url: str | None, modes: list[st
     type=click.Choice(["app", "library"]),
     default="app",
     show_default=True,
-    help="In-process path: POST /ask on the web app (TestClient), or rag.answer.ask directly.",
+    help="In-process path: POST /ask on the web app served on 127.0.0.1, or rag.answer.ask directly.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
 @pass_ctx

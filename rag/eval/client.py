@@ -1,15 +1,21 @@
-"""The code paths `rag eval` measures: POST /ask in-process (FastAPI TestClient) or on a running server.
+"""The code paths `rag eval` measures: POST /ask on the app served in this process, or on a running server.
 
-Both speak the same JSON; only where the request goes differs. The retrieval stage (hit@k, MRR,
+Both are real HTTP through the standard library's http.client (so `rag eval` works on the default install,
+without the test extra's httpx): in-process, the app runs under uvicorn on a free 127.0.0.1 port in a thread,
+sharing the index the evaluation loaded; `--url` points at any server. Both speak the same JSON. The retrieval stage (hit@k, MRR,
 nDCG) is measured in-process with `rag.retrieval.search`, which a remote server does not expose.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from rag.errors import RagError
 from rag.eval.gold import GoldQuestion
@@ -35,13 +41,65 @@ def _failed(message: str, latency_ms: float) -> Observation:
     return Observation(found=False, answer="", intent="", quotes=(), latency_ms=latency_ms, error=message)
 
 
+@dataclass(frozen=True)
+class HttpResponse:
+    status_code: int
+    headers: dict[str, str]  # lower-case names
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection to a base URL (http or https), reopened once when the server closed it."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RagError(f"`{url}` is not an http:// or https:// URL")
+        self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
+        self.prefix = parts.path.rstrip("/")
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def get(self, path: str) -> HttpResponse:
+        return self.request("GET", path)
+
+    def post(self, path: str, json: dict[str, Any]) -> HttpResponse:
+        return self.request("POST", path, json)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> HttpResponse:
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        for attempt in (0, 1):
+            if self._conn is None:
+                kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+                self._conn = kind(self.host, self.port, timeout=self.timeout)
+            try:
+                self._conn.request(method, self.prefix + path, body=data, headers=headers)
+                response = self._conn.getresponse()
+                text = response.read().decode("utf-8", errors="replace")
+                return HttpResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, text)
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 class HttpAskClient:
-    """POST /ask on a running server (`rag eval --url`), or on a TestClient wrapping the app in-process."""
+    """POST /ask on a server: a running one (`rag eval --url`) or the app served in this process."""
 
     retries = 5  # 503 (index loading, server busy) and 429 (rate limit) are retried after Retry-After
 
     def __init__(self, http: Any, target: str) -> None:
-        self.http = http  # an httpx.Client or a fastapi.testclient.TestClient: the same interface
+        self.http = http  # an HttpConnection, or anything with its get/post
         self.target = target
 
     def wait_ready(self, timeout: float = 120.0) -> None:
@@ -79,7 +137,7 @@ class HttpAskClient:
 
 
 class LibraryAskClient:
-    """`rag.answer.ask` called directly: the fallback while the web app is not importable."""
+    """`rag.answer.ask` called directly (`rag eval --via library`): the library without the web app around it."""
 
     def __init__(self, index: Index, settings: Settings) -> None:
         self.index = index
@@ -126,31 +184,32 @@ def _mode(mode: str) -> SearchMode:
 
 @contextmanager
 def in_process_client(settings: Settings, index: Index, via: str = "app") -> Iterator[HttpAskClient | LibraryAskClient]:
-    """POST /ask on `create_app(settings)` through a TestClient (startup and shutdown run), or the library."""
+    """POST /ask on `create_app` under uvicorn on 127.0.0.1, sharing `index` (start-up and shut-down run);
+    or, with via="library", `rag.answer.ask` called directly."""
     if via == "library":
         yield LibraryAskClient(index, settings)
         return
-    try:
-        from fastapi.testclient import TestClient
+    from app.main import create_app
+    from app.serving import serving_in_thread
+    from rag.service import Service
 
-        from app.main import create_app
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("app", "app.main", "httpx"):
-            raise
-        yield LibraryAskClient(index, settings)
-        return
-    with TestClient(create_app(settings)) as http:
-        client = HttpAskClient(http, "in-process (POST /ask via TestClient)")
-        client.wait_ready()
-        yield client
+    with serving_in_thread(create_app(settings, service=Service(settings, index=index))) as url:
+        connection = HttpConnection(url, timeout=120.0)
+        try:
+            client = HttpAskClient(connection, "in-process (POST /ask on 127.0.0.1)")
+            client.wait_ready()
+            yield client
+        finally:
+            connection.close()
 
 
 @contextmanager
 def remote_client(url: str, timeout: float = 60.0) -> Iterator[HttpAskClient]:
     """POST /ask on a running server."""
-    import httpx
-
-    with httpx.Client(base_url=url.rstrip("/"), timeout=timeout) as http:
-        client = HttpAskClient(http, url)
+    connection = HttpConnection(url, timeout)
+    try:
+        client = HttpAskClient(connection, url)
         client.wait_ready()
         yield client
+    finally:
+        connection.close()

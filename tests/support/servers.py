@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from rag import Settings
 from support.waiting import wait_until
@@ -138,27 +136,6 @@ def memory(pid: int) -> Memory:
         if key in ("VmRSS", "RssAnon", "RssFile"):
             fields[key] = int(value.split()[0]) * 1024
     return Memory(fields["VmRSS"], fields["RssAnon"], fields["RssFile"])
-
-
-@contextmanager
-def serving_in_thread(app: Any) -> Iterator[str]:
-    """A real uvicorn on 127.0.0.1 in a thread of this process (for apps sharing the session's index)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start", 0.05)
-    if not server.started:
-        raise RuntimeError("uvicorn did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
 
 
 def save_figures(name: str, figures: dict[str, Any]) -> Path:
