@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import platform
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.eval.client import HttpConnection
 from rag.records import HistoryTurn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,33 +146,18 @@ def free_port() -> int:
 
 
 class Client:
-    """A keep-alive HTTP/1.1 client for one thread (http.client: the least overhead on the client side)."""
+    """A keep-alive HTTP/1.1 client for one thread on 127.0.0.1 (rag eval's http.client connection)."""
 
     def __init__(self, port: int, timeout: float = 30.0) -> None:
         self.port = port
-        self.timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
+        self._http = HttpConnection(f"http://127.0.0.1:{port}", timeout)
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        for attempt in (0, 1):  # one reconnect when the server closed an idle keep-alive connection
-            if self._conn is None:
-                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-            try:
-                self._conn.request(method, path, body=data, headers=headers)
-                response = self._conn.getresponse()
-                return response.status, response.read()
-            except (ConnectionError, http.client.HTTPException, OSError):
-                self.close()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        response = self._http.request(method, path, body)
+        return response.status_code, response.body
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._http.close()
 
 
 def server_env(index_dir: Path, work: Path, **settings: object) -> dict[str, str]:

@@ -45,10 +45,14 @@ def _failed(message: str, latency_ms: float) -> Observation:
 class HttpResponse:
     status_code: int
     headers: dict[str, str]  # lower-case names
-    text: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return json.loads(self.text)
+        return json.loads(self.body)
 
 
 class HttpConnection:
@@ -79,8 +83,8 @@ class HttpConnection:
             try:
                 self._conn.request(method, self.prefix + path, body=data, headers=headers)
                 response = self._conn.getresponse()
-                text = response.read().decode("utf-8", errors="replace")
-                return HttpResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, text)
+                payload = response.read()
+                return HttpResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, payload)
             except (ConnectionError, http.client.HTTPException, OSError):
                 self.close()
                 if attempt:
