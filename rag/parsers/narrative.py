@@ -21,6 +21,8 @@ from rag.parsers.people import (
 from rag.parsers.records import ParsedParagraph, ParsedPerson, ParsedSection, ParsedSegment
 from rag.script import to_simplified
 
+LOOKBACK_CHARS = 2000  # how far back a `公司…`/`校长…` title looks for its organisation (a few paragraphs)
+
 
 def register(texts: Iterable[tuple[str, int]], people: People) -> None:
     """Register everyone introduced in these (text, line) pairs."""
@@ -32,14 +34,15 @@ def register(texts: Iterable[tuple[str, int]], people: People) -> None:
 def introductions(paragraphs: Sequence[ParsedParagraph], people: People) -> list[list[Introduction]]:
     """Each paragraph's introductions, registering the people they introduce."""
     found = []
-    before, before_shadow = "", ""  # the text so far, for `公司首席技术官` after the company was named
+    before, before_shadow = "", ""  # the text just before, for `公司首席技术官` after the company was named
     for paragraph in paragraphs:
         shadow = to_simplified(paragraph.text)
         intros = [
             with_referenced_organization(i, before + paragraph.text[: i.start], before_shadow + shadow[: i.start])
             for i in find_introductions(paragraph.text, shadow)
         ]
-        before, before_shadow = before + paragraph.text + "\n", before_shadow + shadow + "\n"
+        before = (before + paragraph.text + "\n")[-LOOKBACK_CHARS:]
+        before_shadow = (before_shadow + shadow + "\n")[-LOOKBACK_CHARS:]
         for intro in intros:
             people.introduce(intro, paragraph.lines[0])
         for named in named_subjects(paragraph.text, shadow):
