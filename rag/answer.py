@@ -20,6 +20,7 @@ from rag.retrieval import Hit, SearchResult, search
 from rag.script import to_simplified
 from rag.selection import Pick, candidates, picks, quote_of, topic_terms
 from rag.settings import Settings
+from rag.translation import english_terms
 from rag.verify import answer_text_problem, verified
 from rag.vocabulary import SearchMode
 
@@ -179,10 +180,18 @@ def retrieve(index: Index, plan: QuestionPlan, options: _Options, settings: Sett
         documents=[options.document] if options.document else None,
         query_vector=vector,
         boost_speakers=[m.speaker.name for m in plan.mentions] if plan.intent in ("who", "multi") else None,
-        keyword_text=" ".join([plan.keyword_text, *pinyin_terms(index, plan.keyword_text)]),
+        keyword_text=keyword_text(index, plan),
     )
     clock.mark("searched")
     return result
+
+
+def keyword_text(index: Index, plan: QuestionPlan) -> str:
+    """What BM25 searches: the question without filtered names, plus its Latin words in the corpus's words
+    (pinyin: Malanshan → 马栏山; CC-CEDICT: virtual reality → 虚拟现实)."""
+    text = plan.keyword_text
+    bridged = pinyin_terms(index, text)
+    return " ".join([text, *bridged, *(w for w in english_terms(index, text) if w not in bridged)])
 
 
 def decide(index: Index, plan: QuestionPlan, hits: list[Hit], query_vector: np.ndarray) -> bool:
