@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from rag import records
 from rag.records import (
     MAX_HISTORY_ANSWER_CHARS,
+    MAX_HISTORY_QUOTES,
     MAX_HISTORY_SPEAKERS,
     MAX_HISTORY_TURNS,
     MAX_NAME_CHARS,
@@ -53,9 +54,13 @@ class HistoryTurnIn(Strict):
     question: Question
     answer: Annotated[str, Field(max_length=MAX_HISTORY_ANSWER_CHARS)] | None = None
     speakers: Annotated[list[Name], Field(max_length=MAX_HISTORY_SPEAKERS)] = []
+    quotes: Annotated[
+        list[Annotated[str, Field(max_length=300, pattern=r"^.+:[0-9]{1,9}-[0-9]{1,9}$")]],
+        Field(max_length=MAX_HISTORY_QUOTES, description="Ids of the quotes this turn showed (a quote's `id`)."),
+    ] = []
 
     def to_turn(self) -> HistoryTurn:
-        return HistoryTurn(self.question, self.answer, tuple(self.speakers))
+        return HistoryTurn(self.question, self.answer, tuple(self.speakers), tuple(self.quotes))
 
 
 class AskRequest(Strict):

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag import abstain, quantity
+from rag import abstain, attribute, quantity
 from rag.compose import Composer, ExtractiveComposer
 from rag.crosslingual import pinyin_terms
 from rag.errors import UnknownFilter
 from rag.index.load import Index
 from rag.question import QuestionPlan, analyze
-from rag.records import Answer, AskRequest, HistoryTurn, Quote
+from rag.records import Answer, AskRequest, HistoryTurn, Quote, parse_quote_id
 from rag.retrieval import Hit, SearchResult, search
 from rag.script import to_simplified
 from rag.selection import Pick, candidates, picks, quote_of, topic_terms
@@ -142,13 +142,23 @@ def answer_request(index: Index, request: AskRequest, settings: Settings, compos
     clock.mark("planned")
     result = retrieve(index, plan, options, settings, clock)
     speakers = options.speakers or plan.filter_speakers
-    hits = candidates(index, plan, result.hits, speakers)
+    asked = asked_attribute(index, plan) if plan.intent != "multi" else None
+    hits = attribute.answering_first(candidates(index, plan, result.hits, speakers), asked, index)
     found = decide(index, plan, hits, result.query_vector)
+    missing = asked is not None and attribute.unanswered(hits, asked, index)
+    found = found and not missing
     topic = topic_terms(index, plan, result) if plan.intent == "multi" else None
     chosen = picks(index, plan, hits, result, topic, options.top_k, speakers) if found else []
-    quotes = _quotes(index, chosen, result, settings, topic)
+    made = _quotes(index, chosen, result, settings, topic)
+    quotes = not_shown_before(made, plan.shown)
     closest = [] if quotes else _quotes(index, [Pick(h) for h in hits[:CLOSEST]], result, settings, None)
     text = compose(composer, quotes, plan)
+    if missing and asked is not None and not quotes:
+        text = missing_text(index, asked, hits, plan)
+    elif made and not quotes:
+        text = all_shown_text(made[0], plan)
+    elif quotes and plan.chose_from:
+        text = chosen_speaker_note(quotes[0], plan) + text
     return _answer(index, plan, text, clock.timings(result.timings_ms.get("embed", 0.0)), quotes, closest)
 
 
@@ -184,6 +194,51 @@ def retrieve(index: Index, plan: QuestionPlan, options: _Options, settings: Sett
     )
     clock.mark("searched")
     return result
+
+
+def asked_attribute(index: Index, plan: QuestionPlan) -> attribute.Asked | None:
+    """What the question asks about its subject (the first speaker or organisation it names, or the event)."""
+    subject = plan.mentions[0].alias if plan.mentions else ""
+    return attribute.asked_attribute(plan.question, subject, index)
+
+
+def missing_text(index: Index, asked: attribute.Asked, hits: list[Hit], plan: QuestionPlan) -> str:
+    """"这篇报道没有提到华为云的员工人数。" — what is missing, in the question's language (never a speaker's words)."""
+    one = len(index.documents) == 1
+    if plan.language == "en":
+        text = asked.missing("en", "The page" if one else "The speeches and reports")
+        text = text if one else text.replace(" does not ", " do not ")
+    else:
+        text = asked.missing("zh", "这篇报道" if one else "收录的讲话和报道都")
+    given = attribute.partial_time(index, hits, asked)
+    if given:
+        text += f" (it gives {given} only)" if plan.language == "en" else f"（只写了{given}）"
+    return text
+
+
+def not_shown_before(quotes: list[Quote], shown: Sequence[str]) -> list[Quote]:
+    """The quotes without those overlapping an excerpt the conversation already showed."""
+    spans = [s for s in (parse_quote_id(q) for q in shown) if s is not None]
+
+    def seen(q: Quote) -> bool:
+        return any(pid == q.paragraph_id and start < q.end and q.start < end for pid, start, end in spans)
+
+    return [q for q in quotes if not seen(q)]
+
+
+def all_shown_text(best: Quote, plan: QuestionPlan) -> str:
+    """Every passage that answers was shown already: say so instead of showing it again."""
+    if plan.language == "en":
+        return f"Everything {best.speaker_en or best.speaker} said on this has been shown above."
+    return f"{best.speaker}在这方面的发言上面已经全部列出。"
+
+
+def chosen_speaker_note(first: Quote, plan: QuestionPlan) -> str:
+    """After a multi-speaker answer, "他还说了什么？" names whom it chose among them."""
+    others = [s for s in plan.chose_from if s != first.speaker]
+    if plan.language == "en":
+        return f"(Of the speakers just quoted, this is more from {first.speaker_en or first.speaker}; ask by name for {', '.join(others)}.)\n"
+    return f"（上一轮有多位发言人，这里是{first.speaker}的其他发言；要看{'、'.join(others)}的，请点名提问。）\n"
 
 
 def keyword_text(index: Index, plan: QuestionPlan) -> str:

@@ -20,6 +20,7 @@ MAX_TOP_K = 20
 MAX_HISTORY_ANSWER_CHARS = 20_000
 MAX_NAME_CHARS = 200  # a speaker or document filter, a speaker named in a history turn
 MAX_HISTORY_SPEAKERS = 20
+MAX_HISTORY_QUOTES = 50
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class HistoryTurn:
     question: str
     answer: str | None = None
     speakers: tuple[str, ...] = ()
+    quotes: tuple[str, ...] = ()  # ids of the quotes it showed (Quote.id): a follow-up never shows them again
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class AskRequest:
 
     def cache_key(self, generation: str) -> tuple[Any, ...]:
         """Everything an answer depends on; the generation first, so a new index never sees old answers."""
-        turns = tuple((t.question, t.answer, tuple(t.speakers)) for t in self.history)
+        turns = tuple((t.question, t.answer, tuple(t.speakers), tuple(t.quotes)) for t in self.history)
         return (
             generation,
             self.question.strip(),
@@ -126,8 +128,26 @@ class Quote(SpeakerFields):
     source: str = ""  # the document's source (湖南日报), which reports what `reported` words say
     source_en: str = ""
 
+    @property
+    def id(self) -> str:
+        """`<paragraph id>:<start>-<end>`: names the excerpt (a history turn lists the ids it showed)."""
+        return quote_id(self.paragraph_id, self.start, self.end)
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"id": self.id, **asdict(self)}
+
+
+def quote_id(paragraph_id: str, start: int, end: int) -> str:
+    return f"{paragraph_id}:{start}-{end}"
+
+
+def parse_quote_id(value: str) -> tuple[str, int, int] | None:
+    """(paragraph id, start, end) of a quote id, or None when it is not one."""
+    pid, _, span = value.rpartition(":")
+    start, _, end = span.partition("-")
+    if not pid or not start.isdigit() or not end.isdigit() or int(start) > int(end):
+        return None
+    return pid, int(start), int(end)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from rag.excerpt import Voices, choose_excerpt
 from rag.index.load import Index
 from rag.quantity import QUANTITY_DEPTH, AskedQuantity, asked_quantity
 from rag.question import QuestionPlan
-from rag.records import Quote
+from rag.records import Quote, parse_quote_id
 from rag.retrieval import Hit, SearchResult
 from rag.script import to_simplified
 from rag.speakers import speaker_key
@@ -68,9 +68,18 @@ def candidates(index: Index, plan: QuestionPlan, hits: list[Hit], speakers: Coll
     hits = _people_before_narrative(hits)
     if plan.intent == "more" and plan.exclude_text:
         hits = [h for h in hits if not _overlaps(h.chunk.text, plan.exclude_text)] or hits
+    if plan.intent == "more" and plan.shown:
+        shown = {quote_paragraph(q) for q in plan.shown}
+        hits = [h for h in hits if h.chunk.id not in shown] or hits
     if plan.intent in ("who", "multi"):
         hits = [h for h in hits if h.chunk.persons()] or hits
     return hits
+
+
+def quote_paragraph(quote_id: str) -> str:
+    """The paragraph id of a quote id (`<paragraph id>:<start>-<end>`)."""
+    parsed = parse_quote_id(quote_id)
+    return parsed[0] if parsed else quote_id
 
 
 def _people_before_narrative(hits: list[Hit]) -> list[Hit]:

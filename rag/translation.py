@@ -79,6 +79,25 @@ def english_terms(index: Index, text: str) -> list[str]:
     return list(dict.fromkeys(words))
 
 
+def every_word_translated(index: Index, text: str) -> list[str]:
+    """The corpus words for the question's content words when every one of them has some ([] otherwise):
+    "museums" → 博物馆, but "football match" → [] since the corpus has no word for football."""
+    runs = content_runs(text)
+    found = translate(index, text)
+    covered = sum(len(t.phrase.split()) for t in found)
+    if not found or covered < sum(len(r) for r in runs):
+        return []
+    return list(dict.fromkeys(w for t in found for w in t.words))
+
+
+def dictionary_words_for(phrase: str) -> tuple[str, ...]:
+    """The dictionary's words of at least two characters for an English phrase, of its best two senses."""
+    senses = [s for s in dictionary().chinese_for(phrase) if len(s.word) >= 2]
+    if not senses:
+        return ()
+    return tuple(s.word for s in senses if s.rank <= senses[0].rank + SENSE_SLACK)
+
+
 def _in_corpus(index: Index, book: Dictionary, phrase: str) -> tuple[str, ...]:
     senses = [s for s in book.chinese_for(phrase) if _used(index, s.word)]
     if not senses:

@@ -8,7 +8,7 @@ from html import escape
 from jinja2 import Environment
 from markupsafe import Markup
 
-from rag.eval.gold import QUESTION_TYPES
+from rag.eval.gold import GRADED_AS, QUESTION_TYPES
 from rag.eval.grading import EvalRun, Metrics, QuestionResult, Summary, summarize
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1")
@@ -131,7 +131,7 @@ def charts(run: EvalRun, summary: Summary) -> list[Markup]:
             )
         )
     # follow-ups need their history, which only the answer pipeline resolves: no retrieval-stage number
-    types = [t for t in QUESTION_TYPES if t in summary.by_type[modes[0]] and t not in ("unanswerable", "followup")]
+    types = [t for t in QUESTION_TYPES if t in summary.by_type[modes[0]] and GRADED_AS.get(t, t) not in ("unanswerable", "followup")]
     attr = "hit1" if stage else "answer_hit1"
     label = "Retrieval hit@1 per question type" if stage else "First quote from a gold paragraph, per question type"
     out.append(
