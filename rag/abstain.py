@@ -22,7 +22,7 @@ from rag.index.keywords import STOPWORDS
 from rag.index.load import Index
 from rag.question import QuestionPlan
 from rag.script import to_simplified
-from rag.synonyms import related
+from rag.synonyms import related, said_in_other_words
 from rag.textutil import has_cjk
 from rag.translation import english_terms, every_word_translated
 
@@ -355,7 +355,9 @@ def _unspoken(index: Index, plan: QuestionPlan, nouns: list[str]) -> list[str]:
     if len(rows) == 0 or len(rows) > SPEAKER_SCAN_LIMIT:
         return []
     said = "\n".join(to_simplified(index.chunks[int(r)].text) for r in rows)
-    return [w for w in nouns if w not in said and not any(r in said for r in related(w))]
+    return [
+        w for w in nouns if w not in said and not any(r in said for r in related(w)) and not said_in_other_words(w, said)
+    ]
 
 
 def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -143,7 +143,12 @@ def answer_request(index: Index, request: AskRequest, settings: Settings, compos
     result = retrieve(index, plan, options, settings, clock)
     speakers = options.speakers or plan.filter_speakers
     asked = asked_attribute(index, plan) if plan.intent != "multi" else None
-    hits = attribute.answering_first(candidates(index, plan, result.hits, speakers), asked, index)
+    # The event is described in the document's own voice: its questions look past the people-first filters.
+    about_event = asked is not None and asked.about_event
+    if about_event and plan.intent == "who":
+        plan = replace(plan, intent="single")  # "Who took the floor?" is answered by the page's own account
+    hits = result.hits if about_event else candidates(index, plan, result.hits, speakers)
+    hits = attribute.answering_first(hits, asked, index)
     found = decide(index, plan, hits, result.query_vector)
     missing = asked is not None and attribute.unanswered(hits, asked, index)
     found = found and not missing

@@ -29,7 +29,7 @@ AnswerType = Literal["any", "count", "amount", "time", "year", "date", "place", 
 Subject = Literal["person", "organization", "event", "any"]
 TABLE = Path(__file__).parent / "data" / "attributes.tsv"
 EVENT_WORDS = re.compile(r"座谈会|会议|大会|论坛|活动|本次|这次|\b(meeting|symposium|forum|conference|event)\b", re.I)
-COUNT_NOUN_ZH = re.compile(r"(?:多少|几)(?:[个家项位种次名场件部座所条批人元倍台套本册篇款]|万|亿)?(?P<noun>[\u4e00-\u9fff]{2,4}?)(?:[？?。，,]|$|呢|吗|了)")
+COUNT_NOUN_ZH = re.compile(r"(?:多少|几)(?P<unit>[个家项位种次名场件部座所条批人元倍台套本册篇款辆艘户间架只]|万|亿)?(?P<noun>[\u4e00-\u9fff]{2,6}?)(?:[？?。，,]|$|呢|吗|了)")
 COUNT_NOUN_EN = re.compile(r"\bhow many (?P<noun>[a-z][a-z\-]+)", re.I)
 PEOPLE_UNITS = frozenset("名位人")
 YEAR = re.compile(r"(?:19|20)[0-9]{2}年?|[0-9０-９]{4}年|(?:今|去|明|前)年")
@@ -60,13 +60,14 @@ class Asked:
     answer: AnswerType
     about_event: bool
     subject: str  # as the question names it: 华为云, Huawei Cloud, 座谈会
+    unit: str = ""  # a count's unit, when the question names one (多少辆 → 辆)
 
     def answered_by(self, text: str, index: Index) -> bool:
         """The passage states this attribute: an evidence word and an answer of the right type."""
         plain = to_simplified(text)
         if self.evidence and not any(w in plain for w in self.evidence):
             return False
-        return answer_of_type(plain, self.answer, index)
+        return answer_of_type(plain, self.answer, index, self.unit)
 
     def missing(self, language: Language, document_word: str) -> str:
         """What the speeches do not give, said plainly in the question's language."""
@@ -78,14 +79,14 @@ class Asked:
         return f"{document_word}没有提到{subject}{self.label_zh}。"
 
 
-def answer_of_type(text: str, answer: AnswerType, index: Index) -> bool:
+def answer_of_type(text: str, answer: AnswerType, index: Index, unit: str = "") -> bool:
     """The passage holds an answer of this type (a count, an amount, a year, a date, a place, a person)."""
     if answer == "any":
         return True
     if answer == "count":
-        return quantity.AskedQuantity("count").stated_in(text)
+        return quantity.AskedQuantity("count", unit).stated_in(text)
     if answer == "amount":
-        return bool(AMOUNT.search(text)) or quantity.AskedQuantity("count", "亿").stated_in(text)
+        return bool(AMOUNT.search(text))
     if answer == "year":
         return bool(YEAR.search(text))
     if answer in ("time", "date"):
@@ -120,11 +121,34 @@ def asked_attribute(question: str, subject: str, index: Index) -> Asked | None:
         if row.pattern.search(text):
             words = frozenset(w for e in row.evidence for w in (e, *related(e)) if w)
             named = EVENT_WORDS.search(text) if row.subject == "event" else None
-            return Asked(
-                row.name, row.label_zh, row.label_en, words, row.answer, row.subject == "event",
-                named.group(0) if named else subject,
-            )
-    return _count_of_noun(text, subject, index)
+            about = named.group(0) if named else subject or (_year_subject(text) if row.name == "year" else "")
+            return Asked(row.name, row.label_zh, row.label_en, words, row.answer, row.subject == "event", about)
+    return _count_of_noun(text, subject, index) or (_which_of_event(text) if event else None)
+
+
+WHICH_NOUN = re.compile(r"(?:哪个|哪一个|哪家|哪座|哪间|哪所|什么)(?P<noun>[\u4e00-\u9fff]{2})")
+
+
+def _which_of_event(text: str) -> Asked | None:
+    """"座谈会在哪个会场举行？": the event's 会场, which a passage must name."""
+    m = WHICH_NOUN.search(text)
+    if m is None:
+        return None
+    noun = m.group("noun")
+    named = EVENT_WORDS.search(text)
+    return Asked(
+        "event_which", noun, noun, frozenset({noun, *(r for r in related(noun) if noun in r)}), "any", True,
+        named.group(0) if named else "",
+    )
+
+
+YEAR_SUBJECT = re.compile(r"^(?P<subject>[\u4e00-\u9fff]{2,12}?)(?:是|在|于)?(?:哪一年|哪年)")
+
+
+def _year_subject(text: str) -> str:
+    """马栏山译制中心 in "马栏山译制中心是哪一年建成的？"."""
+    m = YEAR_SUBJECT.search(text)
+    return m.group("subject") if m else ""
 
 
 def _count_of_noun(text: str, subject: str, index: Index) -> Asked | None:
@@ -134,11 +158,11 @@ def _count_of_noun(text: str, subject: str, index: Index) -> Asked | None:
     zh = COUNT_NOUN_ZH.search(text)
     if zh:
         noun = zh.group("noun")
-        unit = text[zh.start() : zh.start("noun")]
+        unit = zh.group("unit") or ""
         label = f"{noun}人数" if set(unit) & PEOPLE_UNITS or noun.endswith(("员", "工", "人")) else f"{noun}数量"
         head = noun[-2:]  # a Chinese noun phrase ends in its head noun: 报名作品 → 作品
         evidence = frozenset({noun, head, *related(noun), *related(head)})
-        return Asked("count_of", label, f"number of {noun}", evidence, "count", False, subject)
+        return Asked("count_of", label, f"number of {noun}", evidence, "count", False, subject, unit)
     en = COUNT_NOUN_EN.search(text)
     if en:
         noun = en.group("noun").lower()
@@ -168,7 +192,7 @@ def answering_first(hits: list[Hit], asked: Asked | None, index: Index) -> list[
     # A count of a noun is ordered by the count alone: the answering passage may name the noun otherwise
     # (资助 for 资金); the noun decides only whether any passage answers at all.
     if asked.name == "count_of":
-        giving = [h for h in looked_at(hits, asked) if answer_of_type(to_simplified(h.chunk.text), "count", index)]
+        giving = [h for h in looked_at(hits, asked) if answer_of_type(to_simplified(h.chunk.text), "count", index, asked.unit)]
     else:
         giving = [h for h in looked_at(hits, asked) if asked.answered_by(h.chunk.text, index)]
     if not giving:

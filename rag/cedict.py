@@ -86,8 +86,11 @@ class Dictionary:
 
     def chinese_for(self, phrase: str) -> list[Sense]:
         """Headwords with a gloss that is exactly `phrase` (or its singular), best sense first."""
-        key = normalise_gloss(phrase)
-        senses = self._by_phrase.get(key) or self._by_phrase.get(singular(key), [])
+        senses: list[Sense] = []
+        for key in lemmas(normalise_gloss(phrase)):
+            senses = self._by_phrase.get(key, [])
+            if senses:
+                break
         best: dict[str, int] = {}
         for sense in senses:
             best[sense.word] = min(best.get(sense.word, sense.rank), sense.rank)
@@ -107,6 +110,20 @@ def singular(phrase: str) -> str:
     elif len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
         last = last[:-1]
     return f"{head} {last}".strip()
+
+
+def lemmas(phrase: str) -> list[str]:
+    """The phrase, then its last word's likely dictionary forms: singular, and verbs without -ing / -ed
+    (publishing → publish, invested → invest, produced → produce, developing → develop)."""
+    head, _, last = phrase.rpartition(" ")
+    forms = [last, singular(last)]
+    for suffix in ("ing", "ed"):
+        if len(last) > len(suffix) + 2 and last.endswith(suffix):
+            stem = last[: -len(suffix)]
+            forms += [stem, stem + "e"]
+            if len(stem) > 2 and stem[-1] == stem[-2]:
+                forms.append(stem[:-1])  # planned → plan
+    return list(dict.fromkeys(f"{head} {f}".strip() for f in forms))
 
 
 def data_path() -> Path:

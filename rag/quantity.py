@@ -22,7 +22,7 @@ COUNT_QUESTION = re.compile(
 )
 # The classifier or unit right after 多少 / 几 (多少家企业 → 家; 多少钱 → 钱).
 ASKED_UNIT = re.compile(
-    r"(?:多少|几)(个|家|项|位|种|年|天|成|次|名|场|件|部|座|所|条|批|人|钱|元|倍|台|套|本|册|篇|款|万|亿)"
+    r"(?:多少|几)(个|家|项|位|种|年|天|成|次|名|场|件|部|座|所|条|批|人|钱|元|倍|台|套|本|册|篇|款|辆|艘|户|间|架|只|万|亿)"
 )
 # Units that answer a unit asked for (the rest answer only themselves); 个 and 万 are too general to restrict.
 SAME_UNITS: dict[str, str] = {"人": "人名位", "名": "人名位", "位": "人名位", "钱": "元", "成": "成%", "年": "年"}

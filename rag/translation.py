@@ -31,6 +31,13 @@ FRAME_WORDS = frozenset(
     line.strip() for line in FRAME_WORDS_FILE.read_text(encoding="utf-8").splitlines() if line and line[0] != "#"
 )
 
+DEMONYMS_FILE = Path(__file__).parent / "data" / "english_demonyms.tsv"
+DEMONYMS: dict[str, str] = dict(
+    line.split("\t", 1)  # type: ignore[misc]
+    for line in DEMONYMS_FILE.read_text(encoding="utf-8").splitlines()
+    if line and line[0] != "#"
+)
+
 
 @dataclass(frozen=True)
 class Translation:
@@ -49,7 +56,7 @@ def content_runs(text: str) -> list[list[str]]:
             if runs[-1]:
                 runs.append([])
             continue
-        runs[-1].append(word)
+        runs[-1].append(DEMONYMS.get(word, word))
     return [r for r in runs if r]
 
 
