@@ -30,6 +30,7 @@ _NOT_A_MEANING = re.compile(
     re.IGNORECASE,
 )
 _FIGURATIVE = re.compile(r"^(fig\.|fig:|lit\.|\(fig\.\)) *", re.IGNORECASE)
+_ABBREVIATION = re.compile(r"\(([A-Z][A-Z0-9]{1,5})\)")
 _LEADING = re.compile(r"^(to |a |an |the )")
 
 
@@ -66,6 +67,7 @@ class Dictionary:
     def __init__(self, entries: list[Entry]) -> None:
         self._by_word: dict[str, list[Entry]] = {}
         self._by_phrase: dict[str, list[Sense]] = {}
+        self._abbreviations: dict[str, set[str]] = {}  # "artificial intelligence" → {"AI"}
         for entry in entries:
             self._by_word.setdefault(entry.simplified, []).append(entry)
             if entry.traditional != entry.simplified:
@@ -78,6 +80,8 @@ class Dictionary:
                     phrase = normalise_gloss(part)
                     if phrase:
                         self._by_phrase.setdefault(phrase, []).append(Sense(entry.simplified, rank))
+                        for abbreviation in _ABBREVIATION.findall(part):
+                            self._abbreviations.setdefault(phrase, set()).add(abbreviation)
                 rank += 1
 
     def lookup(self, word: str) -> list[Entry]:
@@ -86,15 +90,15 @@ class Dictionary:
 
     def chinese_for(self, phrase: str) -> list[Sense]:
         """Headwords with a gloss that is exactly `phrase` (or its singular), best sense first."""
-        senses: list[Sense] = []
-        for key in lemmas(normalise_gloss(phrase)):
-            senses = self._by_phrase.get(key, [])
-            if senses:
-                break
+        senses = [s for key in lemmas(normalise_gloss(phrase)) for s in self._by_phrase.get(key, ())]
         best: dict[str, int] = {}
         for sense in senses:
             best[sense.word] = min(best.get(sense.word, sense.rank), sense.rank)
         return [Sense(w, r) for w, r in sorted(best.items(), key=lambda item: (item[1], len(item[0])))]
+
+    def abbreviations(self, phrase: str) -> frozenset[str]:
+        """Latin abbreviations a gloss gives for the phrase ("artificial intelligence (AI)" → AI)."""
+        return frozenset(a for key in lemmas(normalise_gloss(phrase)) for a in self._abbreviations.get(key, ()))
 
     def __len__(self) -> int:
         return len(self._by_word)
@@ -116,7 +120,7 @@ def lemmas(phrase: str) -> list[str]:
     """The phrase, then its last word's likely dictionary forms: singular, and verbs without -ing / -ed
     (publishing → publish, invested → invest, produced → produce, developing → develop)."""
     head, _, last = phrase.rpartition(" ")
-    forms = [last, singular(last)]
+    forms = [last, singular(last), last.replace("-", ""), singular(last.replace("-", ""))]
     for suffix in ("ing", "ed"):
         if len(last) > len(suffix) + 2 and last.endswith(suffix):
             stem = last[: -len(suffix)]

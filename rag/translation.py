@@ -107,11 +107,13 @@ def dictionary_words_for(phrase: str) -> tuple[str, ...]:
 
 def _in_corpus(index: Index, book: Dictionary, phrase: str) -> tuple[str, ...]:
     senses = [s for s in book.chinese_for(phrase) if _used(index, s.word)]
+    # "artificial intelligence (AI)": the corpus may write the abbreviation instead.
+    latin = tuple(sorted(a.lower() for a in book.abbreviations(phrase) if index.keyword.doc_freq(a.lower()) > 0))
     if not senses:
-        return ()
+        return latin
     best = senses[0].rank
     kept = [s.word for s in senses if s.rank <= best + SENSE_SLACK]
-    return tuple(kept[:MAX_PER_PHRASE])
+    return (*kept[:MAX_PER_PHRASE], *latin)
 
 
 def _used(index: Index, word: str) -> bool:
