@@ -106,3 +106,30 @@ def unanswered_quantity(question: str, best: list[str]) -> bool:
     if not any(asked.stated_in(text) for text in best[:QUANTITY_DEPTH]):
         return True
     return not asked.unit and not states_number(best[0])
+
+
+# "比亚迪在湖南有哪些布局？" asks for a list: the sentence that enumerates (、…、, 其一…其二, 一是…) answers it.
+LIST_QUESTION = re.compile(
+    r"哪些|哪几[个项种类方面]|有什么(?:项目|举措|措施|计划|布局|领域)|"
+    r"\bwhat (?:kinds?|sorts?|types?) of\b|\bwhich (?:projects|areas|fields|measures|steps|plans|products)\b|"
+    r"\bwhat (?:projects|areas|fields|measures|steps|plans|products)\b",
+    re.I,
+)
+ENUMERATION = re.compile(r"(?:[^、]{1,12}、){2,}|其一|其二|一是|二是|首先|第一|；")
+
+
+@dataclass(frozen=True)
+class AskedList:
+    """A question's ask for several things (projects, fields, measures)."""
+
+    kind: Literal["list"] = "list"
+    unit: str = ""
+
+    def stated_in(self, text: str) -> bool:
+        """True when the text enumerates: a run of 、, numbered points, or clauses split by ；."""
+        return bool(ENUMERATION.search(to_simplified(text)))
+
+
+def asked_list(question: str) -> AskedList | None:
+    """The ask of a "which / what kinds of" question for several things; None otherwise."""
+    return AskedList() if LIST_QUESTION.search(to_simplified(question)) else None

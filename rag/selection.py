@@ -20,7 +20,7 @@ from rag.corpus import Segment
 from rag.crosslingual import is_background, pinyin_terms, shared_topic_words
 from rag.excerpt import Voices, choose_excerpt
 from rag.index.load import Index
-from rag.quantity import QUANTITY_DEPTH, AskedQuantity, asked_quantity
+from rag.quantity import QUANTITY_DEPTH, AskedList, AskedQuantity, asked_list, asked_quantity
 from rag.question import QuestionPlan
 from rag.records import Quote, parse_quote_id
 from rag.retrieval import Hit, SearchResult
@@ -43,7 +43,7 @@ class Pick:
     hit: Hit
     speakers: frozenset[str] | None = None  # speaker keys; None: no restriction by name
     people_only: bool = False
-    asked: AskedQuantity | None = None  # what a "how many / how much / when" question asks for
+    asked: AskedQuantity | AskedList | None = None  # what a "how many / how much / when" question asks for
 
     def voices(self) -> Voices:
         chunk = self.hit.chunk
@@ -153,7 +153,10 @@ def picks(
         return _multi(index, hits, result, topic_groups(index, plan, topic), top_k, wanted)
     asked = asked_quantity(plan.question)
     hits = _stating_asked_quantity_first(hits, asked)
-    return [Pick(h, wanted, people_only, asked) for h in hits[:top_k]]
+    # A list question prefers the sentence that enumerates, within each paragraph (not across paragraphs:
+    # most long paragraphs enumerate something).
+    excerpt_asked = asked or asked_list(plan.question)
+    return [Pick(h, wanted, people_only, excerpt_asked) for h in hits[:top_k]]
 
 
 def quote_of(
