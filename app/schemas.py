@@ -117,6 +117,22 @@ class Timings(BaseModel):
     total: float
 
 
+class SpeakerProfile(BaseModel):
+    """Who a speaker is ("王杰是谁？"): the registry's fields and the page's own speaker line, verbatim."""
+
+    speaker: str
+    title: str
+    organization: str
+    speaker_en: str
+    title_en: str
+    organization_en: str
+    document: str
+    source: str
+    source_en: str
+    line: int = Field(description="1-based line of the document's source text that holds `source_line`.")
+    source_line: str = Field(description="The page's words introducing the speaker (not the speaker's words).")
+
+
 class AskResponse(BaseModel):
     """The answer object (as `rag ask --json` prints it) plus the request's id, cache flag and cited documents."""
 
@@ -125,7 +141,8 @@ class AskResponse(BaseModel):
     answer: str = Field(description="Plain text a person reads, framed in the question's language.")
     language: Language
     intent: Intent = Field(
-        description="single (one quote), who (who said it), multi (one per speaker), more (more of a speaker)"
+        description="single (one quote), who (who said it), multi (one per speaker), more (more of a speaker), "
+        "profile (who a speaker is: see `profile`)"
     )
     quotes: list[Quote] = Field(description="Best first; empty when not found.")
     closest: list[Quote] = Field(description="When not found: the nearest passages, explicitly NOT an answer.")
@@ -136,6 +153,7 @@ class AskResponse(BaseModel):
     ask_id: str = Field(description="Id of this answer; send it with POST /feedback.")
     cached: bool = Field(description="True when served from the answer cache.")
     documents: dict[str, DocumentRef] = Field(description="The documents the quotes come from, by slug.")
+    profile: SpeakerProfile | None = Field(None, description="For \"who is X\" questions: who the speaker is.")
 
 
 class FeedbackRequest(Strict):

@@ -14,6 +14,7 @@ from rag.compose import Composer, ExtractiveComposer
 from rag.crosslingual import pinyin_terms
 from rag.errors import UnknownFilter
 from rag.index.load import Index
+from rag.profile import asks_profile, profile_of, profile_text
 from rag.question import QuestionPlan, analyze
 from rag.records import Answer, AskRequest, HistoryTurn, Quote, parse_quote_id
 from rag.retrieval import Hit, SearchResult, search
@@ -21,7 +22,7 @@ from rag.script import to_simplified
 from rag.selection import Pick, candidates, picks, quote_of, topic_terms
 from rag.settings import Settings
 from rag.translation import english_terms
-from rag.verify import answer_text_problem, verified
+from rag.verify import answer_text_problem, profile_problem, verified
 from rag.vocabulary import SearchMode
 
 log = logging.getLogger("rag.answer")
@@ -140,6 +141,13 @@ def answer_request(index: Index, request: AskRequest, settings: Settings, compos
         # Only punctuation or invisible characters: nothing to look for, nothing to quote.
         return _answer(index, plan, composer.not_found(plan.language), clock.timings())
     clock.mark("planned")
+    person = asks_profile(plan) if not options.speakers else None
+    profile = profile_of(index, person) if person is not None else None
+    if profile is not None and profile_problem(index, profile) is None:
+        return replace(
+            _answer(index, plan, profile_text(profile, plan.language), clock.timings()),
+            found=True, intent="profile", profile=profile, speakers=(profile.speaker,),
+        )  # fmt: skip
     result = retrieve(index, plan, options, settings, clock)
     speakers = options.speakers or plan.filter_speakers
     asked = asked_attribute(index, plan) if plan.intent != "multi" else None

@@ -151,6 +151,26 @@ def parse_quote_id(value: str) -> tuple[str, int, int] | None:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """Who a speaker is, from the registry, and the page's line that says so (verbatim, `line` 1-based)."""
+
+    speaker: str
+    title: str
+    organization: str
+    speaker_en: str
+    title_en: str
+    organization_en: str
+    document: str
+    source: str
+    source_en: str
+    line: int
+    source_line: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Answer:
     """What a person reads (`answer`) and what a program uses (`quotes`), best first."""
 
@@ -165,6 +185,7 @@ class Answer:
     resolved_question: str = ""  # the question after follow-up resolution (== question when none)
     generation: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    profile: Profile | None = None  # "王杰是谁？": who the speaker is, from the page's speaker line (no quotes)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -179,4 +200,5 @@ class Answer:
             "resolved_question": self.resolved_question,
             "generation": self.generation,
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "profile": self.profile.to_json() if self.profile is not None else None,
         }
