@@ -154,6 +154,8 @@ class AskResponse(BaseModel):
     cached: bool = Field(description="True when served from the answer cache.")
     documents: dict[str, DocumentRef] = Field(description="The documents the quotes come from, by slug.")
     profile: SpeakerProfile | None = Field(None, description="For \"who is X\" questions: who the speaker is.")
+    suggestions: list[str] = Field([], description="When nothing was found: known names the question nearly wrote.")
+    notes: list[str] = Field([], description="How it was answered, e.g. a speaker filter the question contradicts.")
 
 
 class FeedbackRequest(Strict):

@@ -14,6 +14,7 @@ from rag.compose import Composer, ExtractiveComposer
 from rag.crosslingual import pinyin_terms
 from rag.errors import UnknownFilter
 from rag.index.load import Index
+from rag.names import did_you_mean, near_names
 from rag.profile import asks_profile, profile_of, profile_text
 from rag.question import QuestionPlan, analyze
 from rag.records import Answer, AskRequest, HistoryTurn, Quote, parse_quote_id
@@ -150,7 +151,7 @@ def answer_request(index: Index, request: AskRequest, settings: Settings, compos
         )  # fmt: skip
     result = retrieve(index, plan, options, settings, clock)
     speakers = options.speakers or plan.filter_speakers
-    asked = asked_attribute(index, plan) if plan.intent != "multi" else None
+    asked = asked_attribute(index, plan, options.speakers) if plan.intent != "multi" else None
     # The event is described in the document's own voice: its questions look past the people-first filters.
     about_event = asked is not None and asked.about_event
     if about_event and plan.intent == "who":
@@ -166,13 +167,20 @@ def answer_request(index: Index, request: AskRequest, settings: Settings, compos
     quotes = not_shown_before(made, plan.shown)
     closest = [] if quotes else _quotes(index, [Pick(h) for h in hits[:CLOSEST]], result, settings, None)
     text = compose(composer, quotes, plan)
-    if missing and asked is not None and not quotes:
+    near = near_names(index.registry, plan.question, plan.mentions) if not quotes and not plan.mentions else []
+    if near:
+        text = did_you_mean(near, plan.language)  # "华未云" is no known name: offer the one it nearly is
+    elif missing and asked is not None and not quotes:
         text = missing_text(index, asked, hits, plan)
     elif made and not quotes:
         text = all_shown_text(made[0], plan)
     elif quotes and plan.chose_from:
         text = chosen_speaker_note(quotes[0], plan) + text
-    return _answer(index, plan, text, clock.timings(result.timings_ms.get("embed", 0.0)), quotes, closest)
+    answer = _answer(index, plan, text, clock.timings(result.timings_ms.get("embed", 0.0)), quotes, closest)
+    notes = tuple(n for n in (filter_conflict(plan, options, index),) if n)
+    if notes:  # said first: the reader must know the answer is not about whom the question names
+        answer = replace(answer, answer="\n".join([*notes, answer.answer]), notes=notes)
+    return replace(answer, suggestions=tuple(n.alias for n in near[:3])) if near else answer
 
 
 def check_options(index: Index, request: AskRequest, settings: Settings) -> _Options:
@@ -209,9 +217,25 @@ def retrieve(index: Index, plan: QuestionPlan, options: _Options, settings: Sett
     return result
 
 
-def asked_attribute(index: Index, plan: QuestionPlan) -> attribute.Asked | None:
-    """What the question asks about its subject (the first speaker or organisation it names, or the event)."""
-    subject = plan.mentions[0].alias if plan.mentions else ""
+def filter_conflict(plan: QuestionPlan, options: _Options, index: Index) -> str:
+    """The speaker filter names someone the question does not: say which filter was applied."""
+    if not options.speakers or not plan.mentions:
+        return ""
+    named = [m for m in plan.mentions if m.speaker.name not in options.speakers]
+    if not named or len(named) < len(plan.mentions):
+        return ""
+    chosen = "、".join(options.speakers)
+    other = "、".join(dict.fromkeys(f"{m.alias}（{m.speaker.name}）" if m.alias != m.speaker.name else m.alias for m in named))
+    if plan.language == "en":
+        en = ", ".join(dict.fromkeys(m.speaker.name_en or m.speaker.name for m in named))
+        return f"Answered with the speaker filter {chosen} applied; the question names {en}: clear the filter to ask about them."
+    return f"已按发言人筛选“{chosen}”回答；问题里提到的是{other}，如要问他们，请取消筛选。"
+
+
+def asked_attribute(index: Index, plan: QuestionPlan, filtered: tuple[str, ...] = ()) -> attribute.Asked | None:
+    """What the question asks about its subject (the speaker the filter selects, else the first speaker or
+    organisation it names, or the event)."""
+    subject = filtered[0] if filtered else plan.mentions[0].alias if plan.mentions else ""
     return attribute.asked_attribute(plan.question, subject, index)
 
 

@@ -186,6 +186,8 @@ class Answer:
     generation: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
     profile: Profile | None = None  # "王杰是谁？": who the speaker is, from the page's speaker line (no quotes)
+    suggestions: tuple[str, ...] = ()  # names the question nearly wrote ("华未云" → 华为云), when nothing was found
+    notes: tuple[str, ...] = ()  # what the reader should know about how it was answered (a filter the question contradicts)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -201,4 +203,6 @@ class Answer:
             "generation": self.generation,
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
             "profile": self.profile.to_json() if self.profile is not None else None,
+            "suggestions": list(self.suggestions),
+            "notes": list(self.notes),
         }
