@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ from rag.question import QuestionPlan, analyze
 from rag.records import Answer, AskRequest, HistoryTurn, Quote, parse_quote_id
 from rag.retrieval import Hit, SearchResult, search
 from rag.script import to_simplified
-from rag.selection import Pick, candidates, picks, quote_of, topic_terms
+from rag.selection import Pick, candidates, picks, quote_of, topic_groups, topic_terms
 from rag.settings import Settings
 from rag.translation import english_terms
 from rag.verify import answer_text_problem, profile_problem, verified
@@ -161,6 +162,8 @@ def answer_request(index: Index, request: AskRequest, settings: Settings, compos
     found = decide(index, plan, hits, result.query_vector)
     missing = asked is not None and attribute.unanswered(hits, asked, index)
     found = found and not missing
+    if plan.intent == "who" and several_speakers_mention(index, plan, result, hits):
+        plan = replace(plan, intent="multi")  # "谁提到了人才？" is answered by everyone who did
     topic = topic_terms(index, plan, result) if plan.intent == "multi" else None
     chosen = picks(index, plan, hits, result, topic, options.top_k, speakers) if found else []
     made = _quotes(index, chosen, result, settings, topic)
@@ -215,6 +218,28 @@ def retrieve(index: Index, plan: QuestionPlan, options: _Options, settings: Sett
     )
     clock.mark("searched")
     return result
+
+
+MENTION_QUESTION = re.compile(
+    r"谁(?:都)?(?:提到|谈到|说到|讲到|提及|谈及|论及|关注|强调|重视|关心)(?:了|过)?|"
+    r"\bwho (?:else )?(?:mentioned|talked about|spoke about|brought up|referred to|emphasi[sz]ed|stressed)\b",
+    re.I,
+)
+
+
+def several_speakers_mention(index: Index, plan: QuestionPlan, result: SearchResult, hits: list[Hit]) -> bool:
+    """A "谁提到了X / Who mentioned X" question whose topic several speakers' paragraphs (among the hits) state."""
+    if not MENTION_QUESTION.search(to_simplified(plan.question)):
+        return False
+    groups = topic_groups(index, plan, topic_terms(index, plan, result))
+    if not groups:
+        return False
+    speakers: set[str] = set()
+    for hit in hits:
+        text = to_simplified(hit.chunk.text).lower()
+        if all(any(w.lower() in text for w in g) for g in groups):
+            speakers.update(hit.chunk.persons())
+    return len(speakers) >= 2
 
 
 def filter_conflict(plan: QuestionPlan, options: _Options, index: Index) -> str:

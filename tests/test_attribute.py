@@ -40,3 +40,13 @@ def test_a_follow_up_never_repeats_a_shown_quote(index: Index, settings: Setting
     shown += tuple(q.id for q in more.quotes)
     again = ask(index, "他还说了什么？", settings, history=[turn, HistoryTurn(more.question, more.answer, more.speakers, shown)])
     assert not {q.id for q in again.quotes} & set(shown)
+
+
+def test_who_mentioned_a_topic_several_speakers_share_is_a_multi_speaker_answer(
+    index: Index, settings: Settings
+) -> None:
+    answer = ask(index, "谁提到了人才？", settings)
+    assert answer.intent == "multi" and len(answer.speakers) >= 2
+    assert all("人才" in q.text or "人才" in q.paragraph for q in answer.quotes)
+    # A claim only one speaker made stays a "who said it" answer.
+    assert ask(index, "谁说文化是目的，科技是手段？", settings).intent == "who"
