@@ -184,10 +184,7 @@ def glosses(
     """The Chinese words of `text` (jieba), each with CC-CEDICT's pinyin and glosses; a speaker's name also
     with the English and pinyin forms the metadata gives."""
 
-    def names(word: str) -> tuple[str, ...]:
-        people = [s for s in index.registry.get(word) if s.kind == "person" and s.name == word]
-        return tuple(dict.fromkeys(f for s in people for f in (s.name_en, s.name_pinyin) if f))
-
+    names = index.memo("reading_names", lambda: reading.name_forms(index.registry.speakers))
     return {"source": "CC-CEDICT", "words": [w.to_json() for w in reading.gloss_text(text, names)]}
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from rag.cedict import Dictionary, dictionary
+from rag.speakers import Speaker
+from rag.textutil import has_cjk
 
 MAX_GLOSS_TEXT = 2000  # characters of quote text glossed per request (a long paragraph)
 MAX_GLOSSES = 4  # glosses shown per dictionary entry
@@ -97,28 +99,58 @@ def _dictionary_words(dictionary: Dictionary, token: str, longest: int = 4) -> l
     return out
 
 
-def gloss_text(text: str, names: Callable[[str], tuple[str, ...]] = lambda _: ()) -> list[WordGloss]:
+def gloss_text(text: str, names: Mapping[str, tuple[str, ...]] | None = None) -> list[WordGloss]:
     """The Chinese words of `text` (jieba's segmentation) with their readings; a word the dictionary lacks is
-    glossed as the dictionary words it is made of. `names(word)` gives a speaker's name forms when the word is a name."""
+    glossed as the dictionary words it is made of. A speaker's name in `names` (name → its English and pinyin
+    forms) is kept whole and given those forms."""
+    text = text[:MAX_GLOSS_TEXT]
+    names = names or {}
+    out: list[WordGloss] = []
+    at = 0
+    for piece in _split_on_names(text, names):
+        if piece in names:
+            out.append(WordGloss(piece, at, _readings(dictionary(), piece), names[piece]))
+        else:
+            out.extend(_words(piece, at))
+        at += len(piece)
+    return out
+
+
+def _split_on_names(text: str, names: Mapping[str, tuple[str, ...]]) -> list[str]:
+    if not names:
+        return [text]
+    pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return [piece for piece in re.split(f"({pattern})", text) if piece]
+
+
+def _words(text: str, at: int) -> list[WordGloss]:
     import jieba
 
     cedict = dictionary()
     out: list[WordGloss] = []
-    at = 0
-    for token in jieba.cut(text[:MAX_GLOSS_TEXT]):
+    for token in jieba.cut(text):
         start, at = at, at + len(token)
         if not _HAN.search(token):
             continue
-        forms = names(token)
         readings = _readings(cedict, token)
-        if readings or forms or len(token) == 1:
-            out.append(WordGloss(token, start, readings, forms))
+        if readings or len(token) == 1:
+            out.append(WordGloss(token, start, readings))
             continue
         offset = start
         for word in _dictionary_words(cedict, token):
             out.append(WordGloss(word, offset, _readings(cedict, word)))
             offset += len(word)
     return out
+
+
+def name_forms(speakers: Iterable[Speaker]) -> dict[str, tuple[str, ...]]:
+    """Each person's name → the English name and pinyin their metadata gives (empty forms are left out)."""
+    out: dict[str, list[str]] = {}
+    for s in speakers:
+        if s.kind == "person" and has_cjk(s.name):
+            forms = out.setdefault(s.name, [])
+            forms.extend(f for f in (s.name_en, s.name_pinyin) if f and f not in forms)
+    return {name: tuple(forms) for name, forms in out.items()}
 
 
 _warming: threading.Thread | None = None

@@ -281,3 +281,37 @@ def test_axe_finds_no_serious_violations_and_dark_mode(server: str, open_page: O
     results = Axe().run(page)
     bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert bad == [], json.dumps([(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in bad], ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- the reading aid
+
+
+def test_hovering_a_word_of_a_quote_shows_pinyin_and_dictionary_glosses(server: str, open_page: Opener) -> None:
+    page, _ = open_page(server, locale="en-US")
+    turn = ask(page, QUESTION)
+    excerpt = turn.locator(".card.best .excerpt p")
+    text = excerpt.inner_text()
+    excerpt.hover()
+    word = excerpt.locator('.w[data-word="客户"]').first
+    expect(word).to_be_visible()
+    assert excerpt.inner_text() == text  # the quote reads exactly as before
+    word.hover()
+    gloss = page.locator("#gloss")
+    expect(gloss).to_be_visible()
+    expect(gloss.locator(".g-pinyin").first).to_have_text("kè hù")
+    expect(gloss).to_contain_text("customer")
+    expect(gloss.locator(".g-note")).to_have_text(
+        "Dictionary gloss (CC-CEDICT), not a translation: the quote itself is the authority."
+    )
+    shot(page, "reading-aid-en")
+    page.keyboard.press("Escape")
+    expect(gloss).to_be_hidden()
+
+
+def test_glosses_name_a_speaker_by_the_forms_in_the_metadata(server: str) -> None:
+    import httpx
+
+    speaker = next(s for s in httpx.get(server + "/speakers").json() if s["name_en"])
+    words = httpx.get(server + "/glosses", params={"text": speaker["name"] + "说"}).json()["words"]
+    assert words[0]["word"] == speaker["name"] and speaker["name_en"] in words[0]["name_forms"]
+    assert httpx.get(server + "/glosses", params={"text": ""}).status_code == 422
