@@ -105,6 +105,7 @@ STRINGS: dict[UiLanguage, dict[str, str]] = {
         "gloss_note": "CC-CEDICT 词典释义，不是翻译；以原话为准。",
         "gloss_name": "人名",
         "gloss_none": "词典中没有这个词。",
+        "speaker_conflict": "问题提到{named}，但只在{chip}的发言中查找",
     },
     "en": {
         "title": "Speech Quotes",
@@ -204,6 +205,7 @@ STRINGS: dict[UiLanguage, dict[str, str]] = {
         "gloss_note": "Dictionary gloss (CC-CEDICT), not a translation: the quote itself is the authority.",
         "gloss_name": "Name",
         "gloss_none": "Not in the dictionary.",
+        "speaker_conflict": "The question names {named}, but only {chip}'s words are searched",
     },
 }
 

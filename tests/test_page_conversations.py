@@ -315,3 +315,49 @@ def test_glosses_name_a_speaker_by_the_forms_in_the_metadata(server: str) -> Non
     words = httpx.get(server + "/glosses", params={"text": speaker["name"] + "说"}).json()["words"]
     assert words[0]["word"] == speaker["name"] and speaker["name_en"] in words[0]["name_forms"]
     assert httpx.get(server + "/glosses", params={"text": ""}).status_code == 422
+
+
+# ---------------------------------------------------------------- details a demanding user notices
+
+
+def test_conflicting_chip_long_questions_timings_and_focus(server: str, open_page: Opener) -> None:
+    page, _ = open_page(server)
+    page.locator("#examples .example").first.click()
+    expect(page.locator("#question")).to_be_focused()  # not lost with the example list
+    page.locator('.chip[data-speaker="张冬"]').click()
+    turn = ask(page, "张平安如何看待马栏山？")
+    expect(turn.locator(".q-conflict")).to_have_text("问题提到张平安，但只在张冬的发言中查找")
+    expect(turn.locator("details.dev")).not_to_have_attribute("open", "")
+    expect(turn.locator("details.dev p")).to_be_hidden()  # timings only behind the developer toggle
+    turn.locator("details.dev > summary").click()
+    expect(turn.locator("details.dev p")).to_be_visible()
+    expect(turn.locator("details.dev p")).to_contain_text("毫秒")
+
+    page.locator('.chip[aria-pressed="true"]').first.click()  # 张冬 off again: all speakers
+    page.locator(".chip").first.click()
+    long_question = "请问" + "中国移动目前全国客户规模有多少，" * 12 + "？"
+    turn = ask(page, long_question)
+    title = turn.locator("h2.q-text")
+    assert title.evaluate("h => h.scrollHeight > h.clientHeight + 4")  # collapsed to three lines
+    turn.locator(".q-more").click()
+    assert title.evaluate("h => h.scrollHeight <= h.clientHeight + 4")
+
+
+def test_phone_tap_targets_are_at_least_44_px(server: str, open_page: Opener) -> None:
+    page, _ = open_page(server, viewport=(390, 844), mobile=True)
+    turn = ask(page, QUESTION)
+    targets = page.locator(".top-actions > *, .chip, .card-actions button, .thumb, .cite-format, #send")
+    small = [
+        (t["text"], t["height"])
+        for t in targets.evaluate_all(
+            "els => els.map(e => ({text: e.textContent, height: e.getBoundingClientRect().height}))"
+        )
+        if t["height"] < 44
+    ]
+    assert small == []
+    turn.locator(".card.best").get_by_role("button", name="查看全文").click()
+    close = page.locator("#panel-close")
+    expect(close).to_be_visible()
+    box = close.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390 and box["height"] >= 44
+    shot(page, "phone-panel")

@@ -195,6 +195,12 @@
     }
   }
 
+  // A speaker the question names who is not the selected chip's: the filter then contradicts the question.
+  function otherSpeakerNamed(question, chip) {
+    const text = question.toLowerCase();
+    return state.speakers.find((s) => s.name !== chip && [s.name, s.name_en].some((n) => n && text.includes(n.toLowerCase()))) || null;
+  }
+
   function selectSpeaker(name) {
     state.speaker = name;
     renderChips();
@@ -222,7 +228,10 @@
     const list = $("examples");
     list.replaceChildren();
     for (const q of boot.examples[state.lang] || []) {
-      list.append(el("li", null, button(q, "example", () => ask(q))));
+      list.append(el("li", null, button(q, "example", () => {
+        ask(q);
+        input.focus(); // the example list goes away with the welcome: the question box keeps the focus
+      })));
     }
   }
 
@@ -491,6 +500,10 @@
     if (turn.speaker) {
       const s = state.speakers.find((x) => x.name === turn.speaker);
       q.append(el("span", { class: "q-filter", text: t("only_speaker", { name: s ? speakerLabel(s) : turn.speaker }) }));
+      const named = otherSpeakerNamed(turn.question, turn.speaker);
+      if (named) {
+        q.append(el("span", { class: "q-conflict", role: "note", text: t("speaker_conflict", { named: speakerLabel(named), chip: s ? speakerLabel(s) : turn.speaker }) }));
+      }
     }
     node.replaceChildren(q, renderAnswer(turn));
   }
