@@ -23,8 +23,8 @@ from rag import Settings, build_index
 
 pytestmark = pytest.mark.browser
 
-# test_page's fixtures: one browser, the real index's server, and the page opener that checks what a page did.
-browser = test_page.browser
+# test_page's fixtures: the real index's server, and the page opener that checks what a page did (the one
+# browser is conftest's).
 open_page = test_page.open_page
 server = test_page.server
 
@@ -87,6 +87,12 @@ def test_reload_keeps_the_conversation_and_past_ones_can_be_reopened_or_deleted(
     page, _ = open_page(server)
     first = ask(page, QUESTION)
     first.locator('[data-action="paragraph"]').first.click()  # an expanded paragraph stays expanded
+    first.locator('.thumb[data-rating="up"]').click()
+    expect(first.locator(".fb-status")).to_have_text("谢谢反馈！")
+    expect(first.locator(".context").first).to_be_visible()
+    page.locator("#lang-switch").click()
+    expect(first.locator(".context").first).to_be_visible()
+    page.locator("#lang-switch").click()
     ask(page, "他还说了什么？")
     page.reload()
     expect(page.locator(".turn")).to_have_count(2)
@@ -127,6 +133,15 @@ def test_a_shared_link_opens_the_page_and_asks(server: str, open_page: Opener) -
     expect(turn.locator("h2.q-text")).to_have_text(QUESTION)
     assert watch.asks[0]["question"] == QUESTION
     assert page.url == server + "/"  # a reload does not ask again
+
+
+def test_a_server_rendered_answer_becomes_the_first_turn_of_a_conversation(server: str, open_page: Opener) -> None:
+    page, watch = open_page(server, "/?question=" + quote(QUESTION))
+    expect(page.locator(".turn")).to_have_count(1)  # the script's turn replaces the server's, not beside it
+    expect(page.locator(".turn .card.best .copy")).to_be_visible()
+    assert watch.asks == [] and page.url == server + "/"
+    page.reload()
+    expect(page.locator(".turn h2.q-text")).to_have_text(QUESTION)
 
 
 # ---------------------------------------------------------------- citations
@@ -273,6 +288,12 @@ def test_axe_finds_no_serious_violations_and_dark_mode(server: str, open_page: O
     results = Axe().run(page)
     bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert bad == [], json.dumps([(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in bad], ensure_ascii=False)
+
+    page.locator("#lang-switch").click()  # the English UI too
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], json.dumps([(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in bad], ensure_ascii=False)
+    page.locator("#lang-switch").click()
 
     page.emulate_media(color_scheme="dark")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
