@@ -284,6 +284,10 @@ def test_axe_finds_no_serious_violations_and_dark_mode(server: str, open_page: O
 
     page, _ = open_page(server)
     turn = ask(page, QUESTION)
+    # Only the new answer is announced: the conversation is not a live region, the announcer holds one answer.
+    assert page.locator("#conversation").get_attribute("aria-live") is None
+    expect(page.locator("#announcer")).to_contain_text("中国移动客户规模较大")
+    expect(page.locator("#announcer")).not_to_contain_text(QUESTION)
     turn.locator("details.more > summary").click()
     results = Axe().run(page)
     bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
