@@ -60,7 +60,16 @@ def english_date(date: str) -> str:
     return f"{day} {MONTHS[month - 1]}" + (f" {year}" if year else "")
 
 
+def chinese_date(doc: dict[str, Any]) -> str:
+    """9月30日 with year 2024 → 2024年9月30日; a date that has its year, or no year field, as printed."""
+    date, year = str(doc.get("date") or ""), str(doc.get("year") or "")
+    if year and not re.search(r"\d{4}", date):
+        return f"{year}年{date}"
+    return date
+
+
 templates.env.filters["english_date"] = english_date
+templates.env.filters["chinese_date"] = chinese_date
 
 
 @dataclass(frozen=True)

@@ -63,3 +63,12 @@ def test_the_rate_limit_covers_questions_asked_through_the_page(settings: Settin
         codes = [c.get("/?question=" + quote(QUESTION), headers=HTML).status_code for _ in range(3)]
         assert codes == [200, 200, 429]
         assert c.get("/", headers=HTML).status_code == 200  # the page itself is not limited
+
+
+def test_dates_on_the_server_match_the_script() -> None:
+    from app.pages import chinese_date, english_date
+
+    assert chinese_date({"date": "9月30日", "year": "2024"}) == "2024年9月30日"
+    assert chinese_date({"date": "2024年9月30日", "year": "2024"}) == "2024年9月30日"
+    assert chinese_date({"date": "9月30日", "year": ""}) == "9月30日"  # never guessed
+    assert english_date("9月30日") == "30 September" and english_date("2024-09-30") == "30 September 2024"
