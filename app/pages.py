@@ -70,6 +70,7 @@ def chinese_date(doc: dict[str, Any]) -> str:
 
 templates.env.filters["english_date"] = english_date
 templates.env.filters["chinese_date"] = chinese_date
+templates.env.globals["not_found_texts"] = {STRINGS[lang]["not_found_text"] for lang in STRINGS}
 
 
 @dataclass(frozen=True)

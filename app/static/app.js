@@ -246,11 +246,17 @@
     // Earlier answered turns, most recent last, trimmed to fit the server's body limit.
     const earlier = state.turns.filter((x) => x.id < turn.id && x.answer).slice(-LIMITS.history);
     // A follow-up's resolved form ("他还说了什么？" → the topic it continues) keeps a chain of follow-ups on topic.
-    const history = earlier.map((x) => ({
-      question: (x.answer.resolved_question || x.question).slice(0, LIMITS.question),
-      answer: x.answer.answer,
-      speakers: x.answer.speakers.slice(0, 20),
-    }));
+    const history = earlier.map((x) => {
+      const h = {
+        question: (x.answer.resolved_question || x.question).slice(0, LIMITS.question),
+        answer: x.answer.answer,
+        speakers: x.answer.speakers.slice(0, 20),
+      };
+      // The ids of the quotes a turn showed (servers whose quotes carry an `id`), so follow-ups never repeat one.
+      const shown = (x.answer.quotes || []).map((q) => q.id).filter(Boolean).slice(0, 50);
+      if (shown.length) h.quotes = shown;
+      return h;
+    });
     const budget = Math.max(1024, LIMITS.body - 4096);
     const size = () => new TextEncoder().encode(JSON.stringify(history)).length + turn.question.length * 3;
     for (let i = 0; i < history.length - 1 && size() > budget; i++) history[i].answer = null;
@@ -579,6 +585,13 @@
     return box;
   }
 
+  // The library's own sentence when it says what is missing ("这篇报道没有提到…"), else the page's.
+  function notFoundReason(answer) {
+    const text = (answer.answer || "").trim();
+    const generic = [STRINGS.zh.not_found_text, STRINGS.en.not_found_text];
+    return text && !generic.includes(text) ? text : t("not_found_text");
+  }
+
   function renderNotFound(turn, answer) {
     const box = el(
       "div",
@@ -587,7 +600,7 @@
         "div",
         { class: "nf-head" },
         el("span", { class: "nf-icon", "aria-hidden": "true", text: "∅" }),
-        el("div", null, el("p", { class: "a-title", text: t("not_found_title") }), el("p", { text: t("not_found_text") })),
+        el("div", null, el("p", { class: "a-title", text: t("not_found_title") }), el("p", { class: "nf-why", text: notFoundReason(answer) })),
       ),
     );
     if (answer.closest && answer.closest.length) {
