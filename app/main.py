@@ -115,7 +115,8 @@ def _open_feedback(settings: Settings) -> tuple[FeedbackStore | None, QuestionLo
         # The chat still answers; POST /feedback says 503 and the log says why.
         log.exception("feedback database %s cannot be opened; feedback is disabled", settings.feedback_db)
         return None, None
-    return store, (QuestionLog(store) if settings.log_questions else None)
+    qlog = QuestionLog(store, retention_days=settings.question_retention_days) if settings.log_questions else None
+    return store, qlog
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:

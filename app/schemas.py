@@ -212,3 +212,22 @@ class ErrorResponse(BaseModel):
     errors: list[ErrorItem] | None = None
     known_speakers: list[str] | None = None
     known_documents: list[str] | None = None
+
+
+class Reading(BaseModel):
+    pinyin: str = Field(description="With tone marks (yún jì suàn).")
+    glosses: list[str]
+
+
+class WordGloss(BaseModel):
+    word: str
+    start: int = Field(description="Offset of the word in the text, in code points.")
+    readings: list[Reading]
+    name_forms: list[str] = Field(description="A speaker's English name and pinyin, from the metadata.")
+
+
+class Glosses(BaseModel):
+    """Dictionary glosses of a text's words (CC-CEDICT): a reading aid, not a translation."""
+
+    source: Literal["CC-CEDICT"]
+    words: list[WordGloss]

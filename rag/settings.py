@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (empty: no CORS).")
     feedback_db: Path = Field(Path("feedback.sqlite3"), description="SQLite file for feedback and the question log.")
     log_questions: bool = Field(True, description="Record every question asked (off: only explicit feedback).")
+    question_retention_days: float = Field(
+        0, ge=0, description="Delete logged questions after this many days (0: keep them until deleted by hand)."
+    )
     admin_token: str = Field("", description="Bearer token for the admin endpoints (empty: admin endpoints disabled).")
     rate_limit_per_minute: int = Field(0, ge=0, description="Requests per minute per client for /ask (0: no limit).")
     max_concurrent_requests: int = Field(
