@@ -72,3 +72,10 @@ def test_dates_on_the_server_match_the_script() -> None:
     assert chinese_date({"date": "2024年9月30日", "year": "2024"}) == "2024年9月30日"
     assert chinese_date({"date": "9月30日", "year": ""}) == "9月30日"  # never guessed
     assert english_date("9月30日") == "30 September" and english_date("2024-09-30") == "30 September 2024"
+
+
+def test_a_profile_and_a_filter_note_render_on_the_server(client: TestClient) -> None:
+    page = client.get("/?question=" + quote("王杰是谁？"), headers=HTML).text
+    assert 'class="profile-line"' in page and "王杰(比亚迪股份有限公司副总裁)" in page
+    noted = client.get("/?question=" + quote("China Mobile有多少客户？") + "&speaker=" + quote("吴太兵"), headers=HTML).text
+    assert "已按发言人筛选" in noted

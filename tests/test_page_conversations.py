@@ -135,6 +135,13 @@ def test_a_shared_link_opens_the_page_and_asks(server: str, open_page: Opener) -
     assert page.url == server + "/"  # a reload does not ask again
 
 
+def test_who_is_a_speaker_shows_the_page_s_speaker_line(server: str, open_page: Opener) -> None:
+    page, _watch = open_page(server, "/?q=" + quote("王杰是谁？"))
+    turn = page.locator(".turn").first
+    expect(turn.locator(".a.found.profile .profile-line")).to_contain_text("王杰(比亚迪股份有限公司副总裁)")
+    expect(turn.locator(".a.found.profile .lead")).to_have_text("王杰，比亚迪股份有限公司副总裁")
+
+
 def test_a_server_rendered_answer_becomes_the_first_turn_of_a_conversation(server: str, open_page: Opener) -> None:
     page, watch = open_page(server, "/?question=" + quote(QUESTION))
     expect(page.locator(".turn")).to_have_count(1)  # the script's turn replaces the server's, not beside it

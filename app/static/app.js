@@ -552,8 +552,33 @@
     return source ? t("reported_by", { source }) : t("reported_plain");
   }
 
+  // Notes on how the question was answered (a speaker filter the question contradicts), said before the answer.
+  function notesNode(answer) {
+    const notes = answer.notes || [];
+    return notes.length ? el("div", { class: "answer-notes", role: "note" }, ...notes.map((n) => el("p", { text: n }))) : null;
+  }
+
+  // "王杰是谁？": who the speaker is, and the page's own speaker line as the source (not a quote of a speech).
+  function renderProfile(turn, answer) {
+    const p = answer.profile;
+    const name = state.lang === "en" && p.speaker_en ? p.speaker_en + " (" + p.speaker + ")" : p.speaker;
+    const role = state.lang === "en"
+      ? [p.title_en || p.title, p.organization_en || p.organization].filter(Boolean).join(", ")
+      : [p.organization, p.title].filter(Boolean).join("");
+    const box = el("div", { class: "a found profile" },
+      el("p", { class: "lead", text: name + (role ? (state.lang === "en" ? ": " : "，") + role : "") }),
+      el("p", { class: "profile-source-label", text: t("profile_source") }),
+      el("p", { class: "profile-line", text: p.source_line + (p.source ? " — " + (state.lang === "en" ? p.source_en || p.source : p.source) : "") }),
+    );
+    box.append(meta(answer, turn), feedbackBar(turn));
+    return box;
+  }
+
   function renderFound(turn, answer) {
+    if (answer.intent === "profile" && answer.profile) return renderProfile(turn, answer);
     const box = el("div", { class: "a found" });
+    const notes = notesNode(answer);
+    if (notes) box.append(notes);
     const quotes = answer.quotes;
     if (answer.intent === "multi") {
       box.append(el("p", { class: "lead", text: t("lead_multi", { n: new Set(quotes.map((q) => q.speaker)).size }) }));
