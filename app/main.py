@@ -23,7 +23,7 @@ from app import admin
 from app.deps import FeedbackUnavailable
 from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
 from app.routes import STATIC_DIR, api, pages
-from rag import QuestionError, RagError, Settings, get_settings
+from rag import QuestionError, RagError, Settings, __version__, get_settings
 from rag.errors import UnknownFilter
 from rag.feedback import FeedbackStore, QuestionLog
 from rag.logs import add_secret, configure_logging
@@ -51,8 +51,9 @@ speakers (`known_speakers`).
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
     """Build the app. `service` lets a caller share an already-loaded index (tests, benchmarks)."""
-    configure_logging()  # JSON lines, unless a test runner or an embedding application set logging up already
     settings = settings or get_settings()
+    # Text on a terminal, JSON lines otherwise, unless a test runner or an embedding application set logging up.
+    configure_logging(log_format=settings.log_format, questions_on_terminal=settings.log_questions_on_terminal)
     add_secret(settings.admin_token)
     service = service or Service(settings)
     store, question_log = _open_feedback(settings)
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     app = FastAPI(
         title="Speech quotes",
-        version="0.1.0",
+        version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # our own /docs page: Swagger UI would load scripts from a CDN
