@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,13 +58,16 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     service = service or Service(settings)
     store, question_log = _open_feedback(settings)
 
+    sessions: Any = None  # the MCP session manager, when /mcp is on
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()  # loads in the background: /healthz answers at once, /readyz says 503 until ready
         if question_log is not None:
             question_log.start()
         try:
-            yield
+            async with sessions.run() if sessions is not None else nullcontext():
+                yield
         finally:
             service.stop()
             if question_log is not None:
@@ -87,11 +90,15 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.include_router(pages)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.mcp_http:  # the MCP tools at /mcp, behind the middleware below like every route
+        from rag.mcp import mount_http
+
+        sessions = mount_http(app, service, settings.host)
     _add_error_handlers(app)
 
     # Middleware runs outermost-last-added: headers on everything, the request id, the 500 guard, the body limit, …
     if settings.rate_limit_per_minute > 0:
-        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, paths=("/ask", "/mcp"))
     app.add_middleware(LoadShedding, limit=settings.max_concurrent_requests)
     upload_limit = max(settings.max_body_bytes, settings.max_document_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, wide={"/documents": upload_limit})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from rag.cli import build, config, documents, evaluate, feedback, query, serve
+from rag.cli import agents, build, config, documents, evaluate, feedback, query, serve
 from rag.cli.base import Context, fail
 from rag.paths import seed_corpus
 from rag.settings import get_settings
@@ -74,6 +74,7 @@ def register_commands(group: click.Group) -> None:
         query.chat,
         query.speakers,
         serve.serve,
+        agents.mcp_command,
         documents.add,
         documents.remove,
         documents.documents,
