@@ -8,12 +8,14 @@ from pathlib import Path
 import click
 
 from rag.cli import agents, build, config, documents, evaluate, feedback, query, serve
+from rag import __version__
 from rag.cli.base import Context, fail
 from rag.paths import seed_corpus
 from rag.settings import get_settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rag")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data folder [env RAG_DATA_DIR].")
 @click.option("--corpus-dir", type=click.Path(path_type=Path), help="Corpus folder [env RAG_CORPUS_DIR].")
 @click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder [env RAG_INDEX_DIR].")
