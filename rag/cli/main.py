@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from rag.cli import agents, build, config, documents, evaluate, feedback, query, serve
 from rag import __version__
+from rag.cli import agents, build, config, documents, evaluate, feedback, query, serve
 from rag.cli.base import Context, fail
 from rag.paths import seed_corpus
 from rag.settings import get_settings
