@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import threading
 import time
 from collections.abc import Callable
 
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.25
 GIVE_UP_SECONDS = 600.0  # a server that is never ready says so in its own log lines; this thread just stops
 
 
@@ -42,18 +43,31 @@ def readyz_status(host: str, port: int, timeout: float = 2.0) -> int | None:
         connection.close()
 
 
+class QuietReadinessProbes(logging.Filter):
+    """Leaves /readyz out of the access log until the server is ready: our own probes, four a second."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "path", None) != "/readyz"
+
+
 def announce_when_ready(host: str, port: int, say: Callable[[str], None]) -> threading.Thread:
     """Call `say("Ready: URL")` from a background thread as soon as /readyz answers 200."""
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
+    access = logging.getLogger("app.access")  # with one worker the app logs in this process
+    quiet = QuietReadinessProbes()
+    access.addFilter(quiet)
 
     def wait() -> None:
         deadline = time.monotonic() + GIVE_UP_SECONDS
-        while time.monotonic() < deadline:
-            if readyz_status(host, port) == 200:
-                say(f"Ready: {url}")
-                return
-            time.sleep(POLL_SECONDS)
+        try:
+            while time.monotonic() < deadline:
+                if readyz_status(host, port) == 200:
+                    say(f"Ready: {url}")
+                    return
+                time.sleep(POLL_SECONDS)
+        finally:
+            access.removeFilter(quiet)
 
     thread = threading.Thread(target=wait, name="rag-ready", daemon=True)
     thread.start()
