@@ -105,6 +105,7 @@ class GoldQuestion:
     history: tuple[HistoryTurn, ...] = ()
     unanswerable_kind: str = ""
     note: str = ""
+    document: str = ""  # the document file the question asks about, when the set says (the documents part)
     # The multi-document part writes gold as spans of documents; `resolve_spans` turns them into paragraphs,
     # and the attribution kind each gold paragraph's span must be quoted with.
     span_gold: tuple[SpanGold, ...] = ()
@@ -139,6 +140,12 @@ def _alternatives(value: object, where: str) -> tuple[str, ...]:
 
 def parse_question(data: Mapping[str, Any], where: str = "question") -> GoldQuestion:
     """One JSON object of the question file (`gold_span` for one paragraph, `gold_spans` for several)."""
+    if data.get("needs_label"):
+        raise QuestionSetError(
+            f"{where}: `{data.get('id', '?')}` is a candidate from feedback, not labelled yet: fill in its gold "
+            "(gold_speakers, gold_paragraphs, gold_span; or type unanswerable with unanswerable_kind), "
+            "then remove `needs_label`"
+        )
     try:
         paragraphs = tuple(data.get("gold_paragraphs") or ())
         spans: dict[str, tuple[str, ...]] = {}
@@ -168,6 +175,7 @@ def parse_question(data: Mapping[str, Any], where: str = "question") -> GoldQues
             unanswerable_kind=str(data.get("unanswerable_kind") or ""),
             note=str(data.get("note") or ""),
             span_gold=span_gold,
+            document=str(data.get("document") or ""),
         )
     except KeyError as exc:
         raise QuestionSetError(f"{where}: missing field {exc}") from None

@@ -6,10 +6,11 @@ import hashlib
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from rag.corpus import slug_for
 from rag.eval.gold import LANGUAGES, QUESTION_TYPES, CorpusParagraph, GoldQuestion
 from rag.records import parse_quote_id
 from rag.script import to_simplified
@@ -391,6 +392,22 @@ class Summary:
     by_mode: dict[str, Slice]
     by_type: dict[str, dict[str, Slice]]  # mode -> type -> slice
     by_language: dict[str, dict[str, Slice]]  # mode -> language -> slice
+    by_document: dict[str, dict[str, Slice]] = field(default_factory=dict)  # mode -> document -> slice
+
+
+def document_of(q: GoldQuestion) -> str:
+    """The document a question is about: its gold paragraphs' document, several, or the one the set names."""
+    slugs = sorted({paragraph_document(pid) for pid in q.gold_paragraphs})
+    if len(slugs) == 1:
+        return slugs[0]
+    if slugs:
+        return "(several documents)"
+    return slug_for(Path(q.document)) if q.document else "(no gold paragraph)"
+
+
+def paragraph_document(paragraph_id: str) -> str:
+    """`wenhua-keji-zuotanhui-p6` → `wenhua-keji-zuotanhui` (paragraph ids are the slug plus -p<number>)."""
+    return paragraph_id.rsplit("-p", 1)[0]
 
 
 def summarize(results: Sequence[QuestionResult]) -> Summary:
@@ -412,6 +429,10 @@ def summarize(results: Sequence[QuestionResult]) -> Summary:
                     key=lambda kv: LANGUAGES.index(kv[0]) if kv[0] in LANGUAGES else 9,
                 )
             }
+            for m, rs in by_mode.items()
+        },
+        by_document={
+            m: {d: slice_metrics(g) for d, g in sorted(group(rs, lambda r: document_of(r.question)).items())}
             for m, rs in by_mode.items()
         },
     )

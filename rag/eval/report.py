@@ -282,7 +282,8 @@ def render_report(run: EvalRun) -> str:
     summary_rows = [(f"{m} · {s}", getattr(summary.by_mode[m], s)) for m in modes for s in ("dev", "holdout", "all")]
     breakdowns = []
     headline_first = sorted(modes, key=lambda m: m != run.info.headline_mode)
-    for title, table in (("By question type", summary.by_type), ("By language", summary.by_language)):
+    tables = (("By question type", summary.by_type), ("By language", summary.by_language))
+    for title, table in (*tables, ("By document", summary.by_document)):
         for m in headline_first:
             rows = [(f"{key} · {s}", getattr(sl, s)) for key, sl in table[m].items() for s in ("dev", "holdout", "all")]
             label = " (headline)" if m == run.info.headline_mode else ""
