@@ -135,7 +135,27 @@ def format_summary(run: EvalRun, summary: Summary) -> str:
     parts.append(_breakdown("By language", summary.by_language, modes, info.headline_mode))
     if summary.by_document:
         parts.append(_breakdown("By document", summary.by_document, modes, info.headline_mode))
+    parts.append(_holdout(summary, info.headline_mode))
     return "\n\n".join(parts)
+
+
+def _holdout(summary: Summary, mode: str) -> str:
+    """The holdout questions alone: first-quote hit@1 overall and per language, abstention on absent facts,
+    false "not found", multi-speaker recall and follow-up success."""
+    rows: list[tuple[str, Metrics]] = [("all", summary.by_mode[mode].holdout)]
+    rows += [(f"language {k}", s.holdout) for k, s in summary.by_language[mode].items()]
+    rows += [(f"type {k}", s.holdout) for k, s in summary.by_type[mode].items() if k in HOLDOUT_TYPES]
+    header = ["", "n", "top1", "abst-R", "false-abst", "multi-rec", "follow-up"]
+    table = [
+        [label, str(m.n), pct(m.answer_hit1), pct(m.abstention_recall), str(m.false_abstentions),
+         pct(m.multi_recall), pct(m.followup_success)]
+        for label, m in rows
+        if m.n
+    ]  # fmt: skip
+    return _table(header, table, f"Holdout ({mode}): the questions tuning never saw")
+
+
+HOLDOUT_TYPES = ("absent", "unanswerable", "english", "english_multi", "multi", "event", "lead", "norepeat", "followup")
 
 
 def _share(passed: int, n: int) -> str:
