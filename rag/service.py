@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
+from rag import cedict
 from rag.answer import ask
 from rag.embedding import Embedder
 from rag.errors import RagError
@@ -29,7 +30,7 @@ from rag.settings import Settings
 from rag.vocabulary import ServiceState
 
 log = logging.getLogger("rag.service")
-WARM_UP_QUESTION = "中国移动目前全国客户规模有多少？ What did they say?"
+WARM_UP_QUESTION = "中国移动目前全国客户规模有多少？ 他们说了什么？"
 
 
 class NotReady(RagError):
@@ -236,6 +237,9 @@ class Service:
             self._failed_name = None
             self._loading_name = None
             self._state = "ready"
+        if previous is None:
+            # CC-CEDICT (English questions, the reading aid) loads once serving, not before: readiness stays fast.
+            threading.Thread(target=cedict.warm, name="rag-dictionary", daemon=True).start()
         self._ready.set()
         log.info(
             "serving index generation %s (%d paragraphs, loaded and verified in %.2f s%s)",
