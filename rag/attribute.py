@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -123,7 +124,25 @@ def asked_attribute(question: str, subject: str, index: Index) -> Asked | None:
             named = EVENT_WORDS.search(text) if row.subject == "event" else None
             about = named.group(0) if named else subject or (_year_subject(text) if row.name == "year" else "")
             return Asked(row.name, row.label_zh, row.label_en, words, row.answer, row.subject == "event", about)
-    return _count_of_noun(text, subject, index) or (_which_of_event(text) if event else None)
+    return (
+        _count_of_noun(text, subject, index)
+        or (_which_of_event(text) if event else None)
+        or _kind_of_noun(text, subject, index)
+    )
+
+
+KIND_WORDS = frozenset({"什么", "哪个", "哪家", "哪种", "哪类", "什么样", "哪一个"})
+
+
+def _kind_of_noun(text: str, subject: str, index: Index) -> Asked | None:
+    """"China Telecom要在湖南成立什么研究中心？": the passage naming a 研究中心 goes first (ordering only: the
+    speaker may name the kind in other words)."""
+    words = [w for w, _ in index.tokenizer.words(text)]
+    for word, noun in pairwise(words):
+        if word in KIND_WORDS and len(noun) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", noun):
+            evidence = frozenset({noun, *(r for r in related(noun) if noun in r)})
+            return Asked("kind_of", noun, noun, evidence, "any", False, subject)
+    return None
 
 
 WHICH_NOUN = re.compile(r"(?:哪个|哪一个|哪家|哪座|哪间|哪所|什么)(?P<noun>[\u4e00-\u9fff]{2})")
@@ -201,9 +220,13 @@ def answering_first(hits: list[Hit], asked: Asked | None, index: Index) -> list[
     return [*giving, *(h for h in hits if h.row not in chosen)]
 
 
+# Asks that only order the passages: the speaker may name the kind asked for in other words.
+ORDER_ONLY = frozenset({"kind_of"})
+
+
 def unanswered(hits: list[Hit], asked: Asked | None, index: Index) -> bool:
     """No passage that may give the attribute gives it."""
-    return asked is not None and not any(asked.answered_by(h.chunk.text, index) for h in looked_at(hits, asked))
+    return asked is not None and asked.name not in ORDER_ONLY and not any(asked.answered_by(h.chunk.text, index) for h in looked_at(hits, asked))
 
 
 def partial_time(index: Index, hits: list[Hit], asked: Asked) -> str:
