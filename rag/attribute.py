@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -137,9 +136,18 @@ KIND_WORDS = frozenset({"什么", "哪个", "哪家", "哪种", "哪类", "什�
 def _kind_of_noun(text: str, subject: str, index: Index) -> Asked | None:
     """"China Telecom要在湖南成立什么研究中心？": the passage naming a 研究中心 goes first (ordering only: the
     speaker may name the kind in other words)."""
-    words = [w for w, _ in index.tokenizer.words(text)]
-    for word, noun in pairwise(words):
-        if word in KIND_WORDS and len(noun) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", noun):
+    words = index.tokenizer.words(text)
+    for i, (word, _) in enumerate(words):
+        if word not in KIND_WORDS:
+            continue
+        # The nouns right after it name the kind (研究 + 中心); 什么支持 asks what support, which any wording gives.
+        run = []
+        for w, flag in words[i + 1 :]:
+            if not (flag.startswith("n") or flag == "vn") or not re.fullmatch(r"[\u4e00-\u9fff]+", w):
+                break
+            run.append(w)
+        noun = "".join(run)
+        if len(noun) >= 2 and any(f.startswith("n") for _, f in words[i + 1 : i + 1 + len(run)]):
             evidence = frozenset({noun, *(r for r in related(noun) if noun in r)})
             return Asked("kind_of", noun, noun, evidence, "any", False, subject)
     return None
