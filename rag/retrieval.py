@@ -56,7 +56,7 @@ def _ranks(scores: np.ndarray, rows: np.ndarray, limit: int, positive_only: bool
             return {}
     take = min(limit, len(rows))
     top = np.argpartition(-sub, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
-    top = top[np.argsort(-sub[top], kind="stable")]
+    top = top[np.lexsort((rows[top], -sub[top]))]  # ties by row: the same order whatever else was scored
     out: dict[int, int] = {}
     for rank, i in enumerate(top, start=1):
         if positive_only and sub[i] <= 0:

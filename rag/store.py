@@ -19,6 +19,9 @@ import numpy as np
 from rag.vocabulary import StoreBackend
 
 SAMPLE_SEED = 0  # the abstention's sentence sample is the same rows on every backend
+# BM25 scores are rounded to this many decimals: backends sum the same terms in a different order, and the
+# last float bits would otherwise order tied paragraphs differently.
+BM25_DECIMALS = 5
 
 
 class VectorRows(Protocol):
@@ -63,8 +66,8 @@ class ParagraphStore(Protocol):
         ...
 
     def keyword_scores(self, tokens: Sequence[str], limit: int, allowed: RowFilter | None) -> np.ndarray:
-        """BM25 score of every paragraph (length = paragraph count); at least the best `limit` positive ones
-        among the allowed rows are exact, the rest may be 0."""
+        """BM25 score of every paragraph (length = paragraph count), rounded (`rounded_scores`); at least the
+        best `limit` positive ones among the allowed rows are given, the rest may be 0."""
         ...
 
     def doc_freq(self, token: str) -> int:
@@ -89,3 +92,10 @@ def sample_rows(n: int, size: int) -> np.ndarray:
     if n <= size:
         return np.arange(n)
     return np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, size, replace=False))
+
+
+def rounded_scores(scores: np.ndarray) -> np.ndarray:
+    """BM25 scores rounded to BM25_DECIMALS, in place (only the few non-zero ones are touched)."""
+    found = np.flatnonzero(scores)
+    scores[found] = np.round(scores[found], BM25_DECIMALS)
+    return scores

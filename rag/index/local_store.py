@@ -10,7 +10,7 @@ import numpy as np
 
 from rag.index.keywords import KeywordIndex
 from rag.index.rows import RowMatrix
-from rag.store import RowFilter, sample_rows
+from rag.store import RowFilter, rounded_scores, sample_rows
 from rag.vocabulary import StoreBackend
 
 
@@ -58,7 +58,7 @@ class LocalStore:
     def keyword_scores(self, tokens: Sequence[str], limit: int, allowed: RowFilter | None) -> np.ndarray:
         if not tokens:
             return np.zeros(len(self.paragraph_vectors), dtype=np.float32)
-        return self.keyword.scores(list(tokens))
+        return rounded_scores(self.keyword.scores(list(tokens)).copy())
 
     def doc_freq(self, token: str) -> int:
         return self.keyword.doc_freq(token)

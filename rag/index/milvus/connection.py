@@ -6,15 +6,16 @@ import contextlib
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from rag.errors import IndexUnavailable, StoreUnreachable
 from rag.index.layout import MilvusCollections
 from rag.settings import Settings
 
 log = logging.getLogger("rag.milvus")
+T = TypeVar("T")
 _clients: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 EMBEDDED_FILE = "milvus.db"
@@ -56,6 +57,26 @@ def reaching(settings: Settings) -> Iterator[None]:
             f"Milvus at {milvus_uri(settings)} refused a request ({str(exc)[:300]}); "
             "run `rag build --force` with RAG_BACKEND=milvus to rebuild the index there."
         ) from None
+
+
+def call(settings: Settings, collection: str, request: Callable[[Any], T]) -> T:
+    """`request(client)` on `collection`, loading the collection first when the server released it.
+
+    milvus-lite releases every collection when it restarts (a server reloads loaded collections itself);
+    the first request after that reloads it instead of failing until the next publish.
+    """
+    from pymilvus.exceptions import MilvusException
+
+    milvus = client(settings)
+    with reaching(settings):
+        try:
+            return request(milvus)
+        except MilvusException as exc:
+            if "released" not in str(exc) and "load" not in str(exc):
+                raise
+            log.info("Milvus collection %s was released; loading it again", collection)
+            milvus.load_collection(collection)
+            return request(milvus)
 
 
 def client(settings: Settings) -> Any:

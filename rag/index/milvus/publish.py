@@ -33,6 +33,7 @@ MAX_FILED_SPEAKERS = 64
 # Files a Milvus generation does not need: its vectors and keyword index are the collections.
 LOCAL_ONLY = (layout.VECTORS, layout.SENTENCE_VECTORS, layout.DENSE, layout.BM25)
 EMPTY_TOKEN = ""  # bm25s indexes an empty paragraph as this one token
+BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults (method "lucene")
 
 
 def encode_tokens(tokens: list[str], term_ids: dict[str, int]) -> str:
@@ -72,9 +73,9 @@ def _paragraph_schema(milvus: Any, dimension: int) -> tuple[Any, Any]:
     )  # fmt: skip
     index = milvus.prepare_index_params()
     index.add_index("vector", index_type="FLAT", metric_type="IP")
-    # bm25s's defaults (method "lucene", k1 1.5, b 0.75): the same scores as the local backend.
+    # bm25s's parameters: the same scores as the local backend, times (k1 + 1) (rag.index.milvus.store).
     index.add_index("keywords", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                    params={"bm25_k1": 1.5, "bm25_b": 0.75})  # fmt: skip
+                    params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})  # fmt: skip
     return schema, index
 
 

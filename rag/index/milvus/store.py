@@ -2,7 +2,7 @@
 
 Scores are the local backend's: exact inner product (FLAT) over the same vectors, and BM25 with bm25s's
 parameters over the same tokens (rag.index.milvus.publish). milvus-lite returns BM25 distances negated
-(a server returns them positive); the magnitude is the score either way.
+(a server returns them positive), and Milvus's BM25 is bm25s's times (k1 + 1): both are undone here.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import numpy as np
 from rag.errors import IndexUnavailable
 from rag.index import layout
 from rag.index.layout import Manifest, MilvusCollections
-from rag.index.milvus.connection import client, reaching
-from rag.index.milvus.publish import encode_tokens
+from rag.index.milvus.connection import call, client, reaching
+from rag.index.milvus.publish import BM25_K1, encode_tokens
 from rag.settings import Settings
-from rag.store import RowFilter, sample_rows
+from rag.store import RowFilter, rounded_scores, sample_rows
 from rag.vocabulary import StoreBackend
 
 SEARCH_LIMIT = 16_384  # the most results one Milvus search returns
@@ -80,10 +80,11 @@ class RemoteRows:
             missing = sorted({int(r) for r in rows.tolist() if int(r) not in self._cache})
         for start in range(0, len(missing), QUERY_ROWS):
             part = missing[start : start + QUERY_ROWS]
-            with reaching(self._settings):
-                found = client(self._settings).query(
-                    self._collection, filter=f"row in {part}", output_fields=["vector"]
-                )
+            expression = f"row in {part}"
+            found = call(
+                self._settings, self._collection,
+                lambda milvus: milvus.query(self._collection, filter=expression, output_fields=["vector"]),  # noqa: B023
+            )  # fmt: skip
             self.remember([r["row"] for r in found], [r["vector"] for r in found])
         with self._lock:
             try:
@@ -124,12 +125,14 @@ class MilvusStore:
 
     def _search(self, data: list[Any], field: str, limit: int, allowed: RowFilter | None, out: list[str]) -> Any:
         expression, _ = self._expression(allowed)
-        with reaching(self._settings):
-            found = client(self._settings).search(
+        found = call(
+            self._settings, self.collections.paragraphs,
+            lambda milvus: milvus.search(
                 self.collections.paragraphs, data=data, anns_field=field, limit=max(1, min(limit, SEARCH_LIMIT)),
                 filter=expression, output_fields=out,
                 search_params={"metric_type": "IP" if field == "vector" else "BM25"},
-            )  # fmt: skip
+            ),
+        )  # fmt: skip
         return found[0]
 
     def dense_search(self, query_vector: np.ndarray, limit: int, allowed: RowFilter | None) -> np.ndarray:
@@ -159,8 +162,9 @@ class MilvusStore:
             return scores
         hits = self._search([text], "keywords", limit, allowed, [])
         for h in hits:
-            scores[int(h["row"])] = abs(float(h["distance"]))  # milvus-lite negates BM25 scores
-        return scores
+            # milvus-lite negates BM25 scores; Milvus's BM25 has bm25s's lucene form times (k1 + 1).
+            scores[int(h["row"])] = abs(float(h["distance"])) / (BM25_K1 + 1)
+        return rounded_scores(scores)
 
     def doc_freq(self, token: str) -> int:
         found = self._terms.get(token)
