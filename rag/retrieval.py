@@ -95,11 +95,6 @@ def row_filter(
     return RowFilter(speaker_keys=keys, documents=tuple(dict.fromkeys(documents or ())), rows=rows)
 
 
-def dense_scores(index: Index, query_vector: np.ndarray, allowed: RowFilter | None, limit: int) -> np.ndarray:
-    """Inner-product scores for every row (-inf where not computed)."""
-    return index.store.dense_search(query_vector, limit, allowed)
-
-
 def sentence_rescore(index: Index, dense: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
     """Lift each scored paragraph to its best sentence's similarity when that is higher.
 
@@ -176,9 +171,8 @@ def search(
     all_rows = rows if rows is not None else np.arange(len(index.chunks))
     limit = max(settings.candidates, top_k)
 
-    dense = dense_scores(index, query_vector, allowed, limit)
+    dense, bm25 = index.store.hybrid_scores(query_vector, keyword_tokens, limit, allowed)
     dense = sentence_rescore(index, dense, query_vector)
-    bm25 = index.store.keyword_scores(keyword_tokens, limit, allowed)
     scored = np.flatnonzero(np.isfinite(dense)) if rows is None else all_rows[np.isfinite(dense[all_rows])]
     dense_rank = _ranks(dense, scored, limit, positive_only=False)
     bm25_rank = _ranks(bm25, all_rows, limit, positive_only=True)

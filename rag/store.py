@@ -70,6 +70,12 @@ class ParagraphStore(Protocol):
         best `limit` positive ones among the allowed rows are given, the rest may be 0."""
         ...
 
+    def hybrid_scores(
+        self, query_vector: np.ndarray, tokens: Sequence[str], limit: int, allowed: RowFilter | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`dense_search` and `keyword_scores` of one query (a remote store runs them at once)."""
+        ...
+
     def doc_freq(self, token: str) -> int:
         """In how many paragraphs the keyword token occurs (0 when never)."""
         ...

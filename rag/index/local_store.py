@@ -60,6 +60,11 @@ class LocalStore:
             return np.zeros(len(self.paragraph_vectors), dtype=np.float32)
         return rounded_scores(self.keyword.scores(list(tokens)).copy())
 
+    def hybrid_scores(
+        self, query_vector: np.ndarray, tokens: Sequence[str], limit: int, allowed: RowFilter | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.dense_search(query_vector, limit, allowed), self.keyword_scores(tokens, limit, allowed)
+
     def doc_freq(self, token: str) -> int:
         return self.keyword.doc_freq(token)
 

@@ -51,6 +51,12 @@ def reaching(settings: Settings) -> Iterator[None]:
     except (ConnectError, ConnectionNotExistException, grpc.RpcError, OSError, ConnectionError) as exc:
         raise unreachable(settings, exc) from None
     except MilvusException as exc:
+        if "open local milvus failed" in str(exc).lower():
+            raise StoreUnreachable(
+                f"The embedded Milvus file {milvus_uri(settings)} is open in another process (milvus-lite lets one "
+                "process open it); stop that process, or run `milvus-lite server --data-dir DIR` or a Milvus server "
+                "and set RAG_MILVUS_URI=http://host:19530 for every process."
+            ) from None
         if any(word in str(exc).lower() for word in _AWAY):
             raise unreachable(settings, exc) from None
         raise IndexUnavailable(
@@ -137,14 +143,25 @@ class Names:
             return None
         gid = collection[len(head) :].rsplit("_", 1)[0]
         match = _COLLECTION_ID.match(gid)
-        return f"gen-{match[1]}.{match[2]}-{match[3]}" if match else None
+        if match:
+            return f"gen-{match[1]}.{match[2]}-{match[3]}"
+        if gid.startswith("x"):
+            try:
+                return bytes.fromhex(gid[1:]).decode("utf-8")
+            except ValueError:
+                return None
+        return None
 
 
 def collection_id(generation: str) -> str:
-    """A generation's name as Milvus allows it in a collection name (letters, digits, underscores)."""
+    """A generation's name as Milvus allows it in a collection name (letters, digits, underscores).
+
+    The names `rag build` gives read back as they are (`g20261202T021208_415871202_5191f2`); any other
+    name (the benchmarks' synthetic generations) is spelled in hexadecimal.
+    """
     match = _GENERATION.match(generation)
     if match is None:
-        raise ValueError(f"not a generation name: {generation!r}")
+        return "x" + generation.encode("utf-8").hex()
     return f"g{match[1]}_{match[2]}_{match[3]}"
 
 

@@ -11,6 +11,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from rag.settings import Settings
 from rag.store import RowFilter, rounded_scores, sample_rows
 from rag.vocabulary import StoreBackend
 
+_POOL = ThreadPoolExecutor(8, thread_name_prefix="rag-milvus")  # keyword searches beside the dense ones
 SEARCH_LIMIT = 16_384  # the most results one Milvus search returns
 QUERY_ROWS = 4_096  # rows per `row in [...]` query
 CACHED_VECTORS = 50_000  # sentence and paragraph vectors kept per store (~100 MB at 512-d)
@@ -165,6 +167,14 @@ class MilvusStore:
             # milvus-lite negates BM25 scores; Milvus's BM25 has bm25s's lucene form times (k1 + 1).
             scores[int(h["row"])] = abs(float(h["distance"])) / (BM25_K1 + 1)
         return rounded_scores(scores)
+
+    def hybrid_scores(
+        self, query_vector: np.ndarray, tokens: Sequence[str], limit: int, allowed: RowFilter | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Both searches at once: each waits for Milvus, not for this process."""
+        keyword = _POOL.submit(self.keyword_scores, tokens, limit, allowed)
+        dense = self.dense_search(query_vector, limit, allowed)
+        return dense, keyword.result()
 
     def doc_freq(self, token: str) -> int:
         found = self._terms.get(token)
