@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import IndexUnavailable
@@ -41,6 +42,15 @@ def serving_copy(settings: Settings) -> Path:
     fetch(settings, name, folder)
     prune(settings, keep=name)
     return folder
+
+
+def check_for_serving(settings: Settings, build: Callable[[], object]) -> None:
+    """Before `rag serve`: fetch and verify the generation Milvus serves; build one only when there is none
+    and this machine has the corpus (an API machine needs only the Milvus settings)."""
+    if serving_generation(settings) is None and settings.corpus_dir.is_dir():
+        build()
+        return
+    serving_copy(settings)
 
 
 def fetch(settings: Settings, name: str, folder: Path) -> None:
