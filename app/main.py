@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,7 +23,7 @@ from app import admin
 from app.deps import FeedbackUnavailable
 from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
 from app.routes import STATIC_DIR, api, pages
-from rag import QuestionError, RagError, Settings, get_settings
+from rag import QuestionError, RagError, Settings, __version__, get_settings
 from rag.errors import UnknownFilter
 from rag.feedback import FeedbackStore, QuestionLog
 from rag.logs import add_secret, configure_logging
@@ -51,11 +51,14 @@ speakers (`known_speakers`).
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
     """Build the app. `service` lets a caller share an already-loaded index (tests, benchmarks)."""
-    configure_logging()  # JSON lines, unless a test runner or an embedding application set logging up already
     settings = settings or get_settings()
+    # Text on a terminal, JSON lines otherwise, unless a test runner or an embedding application set logging up.
+    configure_logging(log_format=settings.log_format, questions_on_terminal=settings.log_questions_on_terminal)
     add_secret(settings.admin_token)
     service = service or Service(settings)
     store, question_log = _open_feedback(settings)
+
+    sessions: Any = None  # the MCP session manager, when /mcp is on
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +66,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         if question_log is not None:
             question_log.start()
         try:
-            yield
+            async with sessions.run() if sessions is not None else nullcontext():
+                yield
         finally:
             service.stop()
             if question_log is not None:
@@ -71,7 +75,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     app = FastAPI(
         title="Speech quotes",
-        version="0.1.0",
+        version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # our own /docs page: Swagger UI would load scripts from a CDN
@@ -86,11 +90,15 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.include_router(pages)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.mcp_http:  # the MCP tools at /mcp, behind the middleware below like every route
+        from rag.mcp import mount_http
+
+        sessions = mount_http(app, service, settings.host)
     _add_error_handlers(app)
 
     # Middleware runs outermost-last-added: headers on everything, the request id, the 500 guard, the body limit, …
     if settings.rate_limit_per_minute > 0:
-        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, paths=("/ask", "/mcp"))
     app.add_middleware(LoadShedding, limit=settings.max_concurrent_requests)
     upload_limit = max(settings.max_body_bytes, settings.max_document_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, wide={"/documents": upload_limit})
@@ -115,7 +123,8 @@ def _open_feedback(settings: Settings) -> tuple[FeedbackStore | None, QuestionLo
         # The chat still answers; POST /feedback says 503 and the log says why.
         log.exception("feedback database %s cannot be opened; feedback is disabled", settings.feedback_db)
         return None, None
-    return store, (QuestionLog(store) if settings.log_questions else None)
+    qlog = QuestionLog(store, retention_days=settings.question_retention_days) if settings.log_questions else None
+    return store, qlog
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:

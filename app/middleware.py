@@ -298,6 +298,11 @@ class RateLimit:
                 self._prune(now)
         return wait
 
+    def _asks(self, scope: Scope) -> bool:
+        """A request that asks a question: the limited paths, and the chat page answering `?question=` itself."""
+        path = scope.get("path")
+        return path in self.paths or (path == "/" and b"question=" in scope.get("query_string", b""))
+
     def _prune(self, now: float) -> None:
         # Buckets that would be full again carry no state worth keeping.
         full = [c for c, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.capacity]
@@ -307,7 +312,7 @@ class RateLimit:
             self._buckets.pop(next(iter(self._buckets)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") not in self.paths:
+        if scope["type"] != "http" or not self._asks(scope):
             await self.app(scope, receive, send)
             return
         client = (scope.get("client") or ("unknown", 0))[0]

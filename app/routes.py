@@ -8,41 +8,33 @@ import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import jinja2
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
 
 from app.deps import FeedbackDep, IndexDep, QuestionLogDep, ServiceDep, SettingsDep
 from app.i18n import EXAMPLES, STRINGS, pick_language
+from app.pages import operations, served_answer, speech_page, templates, wants_html
 from app.schemas import (
     AskRequest,
     AskResponse,
     ErrorResponse,
     FeedbackRequest,
     FeedbackResponse,
+    Glosses,
     Health,
     Readiness,
 )
-from rag import Index, Settings, records
-from rag.feedback import Feedback, QuestionRecord
+from rag import Index, Settings, reading, records
+from rag.feedback import Feedback, QuestionLog, QuestionRecord
 from rag.records import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS
-from rag.service import Served
+from rag.service import Served, Service
 from rag.views import DocumentRef, SpeakerSummary, SpeechView, speaker_summaries, speech_in_context
 
 log = logging.getLogger("app.ask")
 APP_DIR = Path(__file__).resolve().parent
 STATIC_DIR = APP_DIR / "static"
-
-templates = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(APP_DIR / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-)
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -72,6 +64,13 @@ def ask(
 ) -> dict[str, Any]:
     """The answer object: `found`, `answer` (plain text), `quotes` (best first), `closest` when not found,
     and `timings_ms`. Send earlier turns in `history` so follow-ups ("他还说了什么？") resolve."""
+    return _answered(body, index, service, qlog, settings)
+
+
+def _answered(
+    body: AskRequest, index: Index, service: Service, qlog: QuestionLog | None, settings: Settings
+) -> dict[str, Any]:
+    """POST /ask's work, shared with the chat page's server-rendered answer (GET /?question=…)."""
     started = time.perf_counter()
     request = body.to_request().with_defaults(settings.top_k, settings.mode)
     served = service.ask(request, index=index)
@@ -157,9 +156,12 @@ def speakers(index: IndexDep) -> list[SpeakerSummary]:
     tags=["corpus"],
     summary="A full speech, by speaker or document",
 )
-def speeches(key: str, index: IndexDep) -> Any:
+def speeches(key: str, index: IndexDep, request: Request) -> Any:
     """The speaker's whole speech (name, English name or organisation), or a whole document (slug),
-    with every paragraph's id so a client can show a quote in context."""
+    with every paragraph's id so a client can show a quote in context. A browser (an `Accept` that names
+    text/html) gets the speech as a page instead, so `/speeches/<doc>#<paragraph id>` links work without JS."""
+    if wants_html(request):
+        return speech_page(request, index, key)
     found = speech_in_context(index, key)
     if found is None:
         return JSONResponse(
@@ -167,6 +169,23 @@ def speeches(key: str, index: IndexDep) -> Any:
             content={"detail": "No speaker or document by that name. GET /speakers lists them."},
         )
     return found
+
+
+@api.get(
+    "/glosses",
+    response_model=Glosses,
+    responses=ERRORS,
+    tags=["corpus"],
+    summary="Pinyin and dictionary glosses of a quote's words (a reading aid, not a translation)",
+)
+def glosses(
+    index: IndexDep, text: Annotated[str, Query(min_length=1, max_length=reading.MAX_GLOSS_TEXT)]
+) -> dict[str, Any]:
+    """The Chinese words of `text` (jieba), each with CC-CEDICT's pinyin and glosses; a speaker's name also
+    with the English and pinyin forms the metadata gives."""
+
+    names = index.memo("reading_names", lambda: reading.name_forms(index.registry.speakers))
+    return {"source": "CC-CEDICT", "words": [w.to_json() for w in reading.gloss_text(text, names)]}
 
 
 @api.get("/healthz", response_model=Health, tags=["operations"], summary="The process is alive")
@@ -219,8 +238,23 @@ def asset_version() -> str:
 
 
 @pages.get("/", response_class=HTMLResponse)
-def chat_page(request: Request, service: ServiceDep, settings: SettingsDep) -> HTMLResponse:
+def chat_page(
+    request: Request,
+    service: ServiceDep,
+    settings: SettingsDep,
+    qlog: QuestionLogDep,
+    question: str | None = None,
+    speaker: str | None = None,
+) -> HTMLResponse:
+    """The chat. `?question=…` answers on the server (the form without JavaScript; the script takes the answer
+    over as the first turn of a conversation); `?q=…` is a shared link the script asks."""
     lang = pick_language(request.headers.get("accept-language"))
+    reading.warm()  # the reading aid's dictionary, parsed in the background before anyone hovers a word
+    served = None
+    if question is not None:
+        served = served_answer(
+            question, speaker, lang, lambda body: _answered(body, service.index(), service, qlog, settings)
+        )
     speaker_rows: list[dict[str, Any]] = []
     if service.ready:
         speaker_rows = [s.to_json() for s in _speakers(service.index())]
@@ -238,7 +272,15 @@ def chat_page(request: Request, service: ServiceDep, settings: SettingsDep) -> H
     response = templates.TemplateResponse(
         request,
         "index.html",
-        {"lang": lang, "t": STRINGS[lang], "examples": EXAMPLES[lang], "boot": boot, "v": asset_version()},
+        {
+            "lang": lang,
+            "t": STRINGS[lang],
+            "examples": EXAMPLES[lang],
+            "boot": boot,
+            "v": asset_version(),
+            "served": served,
+            "log_questions": settings.log_questions,
+        },
     )
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -248,4 +290,5 @@ def chat_page(request: Request, service: ServiceDep, settings: SettingsDep) -> H
 def docs_page(request: Request) -> HTMLResponse:
     """API reference rendered by our own script from /openapi.json (Swagger UI would need a CDN)."""
     lang = pick_language(request.headers.get("accept-language"))
-    return templates.TemplateResponse(request, "docs.html", {"lang": lang, "t": STRINGS[lang], "v": asset_version()})
+    context = {"lang": lang, "t": STRINGS[lang], "v": asset_version(), "operations": operations(request.app.openapi())}
+    return templates.TemplateResponse(request, "docs.html", context)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from rag import records
 from rag.records import (
     MAX_HISTORY_ANSWER_CHARS,
+    MAX_HISTORY_QUOTES,
     MAX_HISTORY_SPEAKERS,
     MAX_HISTORY_TURNS,
     MAX_NAME_CHARS,
@@ -53,9 +54,13 @@ class HistoryTurnIn(Strict):
     question: Question
     answer: Annotated[str, Field(max_length=MAX_HISTORY_ANSWER_CHARS)] | None = None
     speakers: Annotated[list[Name], Field(max_length=MAX_HISTORY_SPEAKERS)] = []
+    quotes: Annotated[
+        list[Annotated[str, Field(max_length=300, pattern=r"^.+:[0-9]{1,9}-[0-9]{1,9}$")]],
+        Field(max_length=MAX_HISTORY_QUOTES, description="Ids of the quotes this turn showed (a quote's `id`)."),
+    ] = []
 
     def to_turn(self) -> HistoryTurn:
-        return HistoryTurn(self.question, self.answer, tuple(self.speakers))
+        return HistoryTurn(self.question, self.answer, tuple(self.speakers), tuple(self.quotes))
 
 
 class AskRequest(Strict):
@@ -112,6 +117,22 @@ class Timings(BaseModel):
     total: float
 
 
+class SpeakerProfile(BaseModel):
+    """Who a speaker is ("王杰是谁？"): the registry's fields and the page's own speaker line, verbatim."""
+
+    speaker: str
+    title: str
+    organization: str
+    speaker_en: str
+    title_en: str
+    organization_en: str
+    document: str
+    source: str
+    source_en: str
+    line: int = Field(description="1-based line of the document's source text that holds `source_line`.")
+    source_line: str = Field(description="The page's words introducing the speaker (not the speaker's words).")
+
+
 class AskResponse(BaseModel):
     """The answer object (as `rag ask --json` prints it) plus the request's id, cache flag and cited documents."""
 
@@ -120,7 +141,8 @@ class AskResponse(BaseModel):
     answer: str = Field(description="Plain text a person reads, framed in the question's language.")
     language: Language
     intent: Intent = Field(
-        description="single (one quote), who (who said it), multi (one per speaker), more (more of a speaker)"
+        description="single (one quote), who (who said it), multi (one per speaker), more (more of a speaker), "
+        "profile (who a speaker is: see `profile`)"
     )
     quotes: list[Quote] = Field(description="Best first; empty when not found.")
     closest: list[Quote] = Field(description="When not found: the nearest passages, explicitly NOT an answer.")
@@ -131,6 +153,9 @@ class AskResponse(BaseModel):
     ask_id: str = Field(description="Id of this answer; send it with POST /feedback.")
     cached: bool = Field(description="True when served from the answer cache.")
     documents: dict[str, DocumentRef] = Field(description="The documents the quotes come from, by slug.")
+    profile: SpeakerProfile | None = Field(None, description="For \"who is X\" questions: who the speaker is.")
+    suggestions: list[str] = Field([], description="When nothing was found: known names the question nearly wrote.")
+    notes: list[str] = Field([], description="How it was answered, e.g. a speaker filter the question contradicts.")
 
 
 class FeedbackRequest(Strict):
@@ -188,3 +213,22 @@ class ErrorResponse(BaseModel):
     errors: list[ErrorItem] | None = None
     known_speakers: list[str] | None = None
     known_documents: list[str] | None = None
+
+
+class Reading(BaseModel):
+    pinyin: str = Field(description="With tone marks (yún jì suàn).")
+    glosses: list[str]
+
+
+class WordGloss(BaseModel):
+    word: str
+    start: int = Field(description="Offset of the word in the text, in code points.")
+    readings: list[Reading]
+    name_forms: list[str] = Field(description="A speaker's English name and pinyin, from the metadata.")
+
+
+class Glosses(BaseModel):
+    """Dictionary glosses of a text's words (CC-CEDICT): a reading aid, not a translation."""
+
+    source: Literal["CC-CEDICT"]
+    words: list[WordGloss]

@@ -17,12 +17,14 @@ from itertools import pairwise
 
 import numpy as np
 
+from rag.crosslingual import is_background
 from rag.index.keywords import STOPWORDS
 from rag.index.load import Index
 from rag.question import QuestionPlan
 from rag.script import to_simplified
-from rag.synonyms import related
+from rag.synonyms import related, said_in_other_words
 from rag.textutil import has_cjk
+from rag.translation import english_terms, every_word_translated
 
 _LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9+\-']*|\d+[A-Za-z]+[A-Za-z0-9]*")
 ENTITY_FLAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz"})
@@ -298,6 +300,8 @@ def unknown_latin_entities(index: Index, text: str) -> list[str]:
             continue
         if low in known or low.rstrip("s") in known:
             continue
+        if not word.isupper() and english_terms(index, low):
+            continue  # a dictionary word the corpus says in Chinese (Chinese → 中国), not an unknown name
         out.append(word)
     return out
 
@@ -351,7 +355,9 @@ def _unspoken(index: Index, plan: QuestionPlan, nouns: list[str]) -> list[str]:
     if len(rows) == 0 or len(rows) > SPEAKER_SCAN_LIMIT:
         return []
     said = "\n".join(to_simplified(index.chunks[int(r)].text) for r in rows)
-    return [w for w in nouns if w not in said and not any(r in said for r in related(w))]
+    return [
+        w for w in nouns if w not in said and not any(r in said for r in related(w)) and not said_in_other_words(w, said)
+    ]
 
 
 def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vector: np.ndarray) -> Evidence:
@@ -389,6 +395,8 @@ def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vec
     acronyms = [e for e in entities if e.isupper() or not e.isascii()]
 
     absent_speaker = "" if named else asks_what_a_non_speaker_said(plan.question)
+    # An English topic the dictionary puts in words the corpus uses, beyond background words (博物馆, 数字出版).
+    translated = [w for w in every_word_translated(index, rest) if not is_background(index, w)]
     nouns = [
         w
         for w, flag in words
@@ -406,7 +414,7 @@ def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vec
         abstain, reason = True, f"asks what {absent_speaker} said, who is not among the speakers"
     elif unspoken:
         abstain, reason = True, f"the speakers it names never use the words: {', '.join(unspoken)}"
-    elif not named and margin < ANCHOR_MARGIN:
+    elif not named and margin < ANCHOR_MARGIN and not translated:
         abstain, reason = True, f"closer to everyday off-topic text than to any speech (margin {margin:+.3f})"
     elif not named and unknown and not specific and margin < UNKNOWN_TOPIC_MARGIN:
         abstain, reason = True, f"the topic words are not in the speeches: {', '.join(unknown)}"

@@ -127,6 +127,9 @@ class DocumentInfo:
     source_en: str = ""  # the source's English name (from the .meta.json), for English citations
     file_type: str = "text"  # text | markdown | jsonl | html | docx | pdf
     encoding: str = "utf-8"  # how a text file's bytes were decoded ("" for Word and PDF files)
+    year: str = ""  # citation fields, from `rag add --year/--page/--url`, the .meta.json or the front matter;
+    page: str = ""  # empty when nothing says them (never guessed)
+    url: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -264,6 +267,9 @@ def build_document(
         source_en=str(meta.get("source_en") or ""),
         file_type=decoded.file_type,
         encoding=decoded.encoding,
+        year=str(meta.get("year") or parsed.year),
+        page=str(meta.get("page") or parsed.page),
+        url=_web_address(path, str(meta.get("url") or parsed.url)),
     )
     builder = _ChunkBuilder(path, slug, parsed, meta, info.source, decoded.line_pages)
     for position, section in enumerate(parsed.sections):
@@ -277,6 +283,13 @@ def build_document(
         source_text=text,
         notes=(*decoded.notes, *parsed.notes),
     )
+
+
+def _web_address(path: Path, url: str) -> str:
+    """A document's `url` is shown as a link: only http(s) addresses are accepted."""
+    if url and not re.match(r"^https?://[^\s<>\"]+$", url):
+        raise CorpusError(path, "`url` must be an http:// or https:// address without spaces")
+    return url
 
 
 class _ChunkBuilder:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.corpus import Segment
+from rag.crosslingual import is_background
 from rag.index.load import Index
-from rag.quantity import AskedQuantity
+from rag.quantity import AskedList, AskedQuantity
 from rag.script import to_simplified
 from rag.textutil import quotes_balanced
 
@@ -49,7 +50,7 @@ def _token_set(index: Index, row: int) -> frozenset[str]:
 
 
 def sentence_scores(
-    index: Index, chunk_row: int, query_vector: np.ndarray, tokens: list[str], asked: AskedQuantity | None = None
+    index: Index, chunk_row: int, query_vector: np.ndarray, tokens: list[str], asked: AskedQuantity | AskedList | None = None
 ) -> list[float]:
     """Score each sentence of a paragraph: cosine similarity plus weighted keyword overlap, plus a bonus for
     stating what a "how many / how much / when" question asks."""
@@ -57,7 +58,8 @@ def sentence_scores(
     if len(rows) == 0:
         return []
     sims = index.sentence_vectors[rows.start : rows.stop] @ query_vector
-    wanted = set(tokens)
+    # Background words (湖南, 文化: in a fifth of all paragraphs) say nothing about which sentence answers.
+    wanted = {t for t in tokens if not is_background(index, t)} or set(tokens)
     chunk = index.chunks[chunk_row]
     out = []
     for i, row in enumerate(rows):
@@ -85,7 +87,7 @@ def choose_excerpt(
     tokens: list[str],
     max_sentences: int,
     voices: Voices = any_voice,
-    asked: AskedQuantity | None = None,
+    asked: AskedQuantity | AskedList | None = None,
 ) -> Excerpt | None:
     """Best sentence, widened to close neighbours, back-references and list introductions; balanced quotes.
 

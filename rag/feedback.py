@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,9 @@ CREATE TABLE IF NOT EXISTS questions (
 CREATE INDEX IF NOT EXISTS questions_ask_id ON questions (ask_id);
 CREATE INDEX IF NOT EXISTS questions_created_at ON questions (created_at);
 """
+
+
+FORGET_EVERY_S = 3600.0  # how often the question log deletes questions past their retention period
 
 
 def utc_now() -> str:
@@ -210,6 +213,12 @@ class FeedbackStore:
         with self._transaction() as conn:
             conn.executemany(sql, rows)
 
+    def forget_questions(self, older_than_days: float) -> int:
+        """Delete logged questions older than the retention period; returns how many went."""
+        cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        with self._transaction() as conn:
+            return int(conn.execute("DELETE FROM questions WHERE created_at < ?", (cutoff,)).rowcount)
+
     def questions(self, since: str | None = None) -> list[dict[str, Any]]:
         """Logged questions, oldest first."""
         sql = "SELECT * FROM questions WHERE (:since IS NULL OR created_at >= :since) ORDER BY id"
@@ -238,9 +247,13 @@ class FeedbackStore:
 class QuestionLog:
     """Writes question records from a background thread in batches; `submit` never blocks a request."""
 
-    def __init__(self, store: FeedbackStore, max_queue: int = 10_000, batch: int = 200) -> None:
+    def __init__(
+        self, store: FeedbackStore, max_queue: int = 10_000, batch: int = 200, retention_days: float = 0
+    ) -> None:
         self.store = store
         self.batch = batch
+        self.retention_days = retention_days  # 0: keep questions until deleted by hand
+        self._next_forget = 0.0
         self._queue: queue.Queue[QuestionRecord | None] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
         self.dropped = 0
@@ -296,6 +309,20 @@ class QuestionLog:
                 self.store.log_questions(records)
             except (sqlite3.Error, OSError):
                 log.exception("could not write %d question(s) to the log", len(records))
+            self._forget_old()
+
+    def _forget_old(self) -> None:
+        """At most once an hour, delete questions past the retention period (RAG_QUESTION_RETENTION_DAYS)."""
+        if self.retention_days <= 0 or time.monotonic() < self._next_forget:
+            return
+        self._next_forget = time.monotonic() + FORGET_EVERY_S
+        try:
+            gone = self.store.forget_questions(self.retention_days)
+        except (sqlite3.Error, OSError):
+            log.exception("could not delete questions older than %s day(s)", self.retention_days)
+            return
+        if gone:
+            log.info("deleted %d logged question(s) older than %s day(s)", gone, self.retention_days)
 
 
 def export_records(

@@ -1,4 +1,9 @@
-"""Structured logs: one JSON object per line, UTC timestamps, the request id, secrets redacted.
+"""Logs: one JSON object per line (UTC timestamps, the request id, secrets redacted), or, on a terminal, one
+human-readable line per record (`RAG_LOG_FORMAT`: auto = text on a terminal, JSON otherwise; text; json).
+
+Questions are data a visitor typed: a terminal never shows them (the `question` fields are left out of its
+lines) unless `RAG_LOG_QUESTIONS_ON_TERMINAL` asks for them; JSON lines going to a file or a collector carry
+them when `RAG_LOG_QUESTIONS` is on, as before.
 
 `rag serve` calls `configure_logging(force=True)` before uvicorn starts; `create_app()` calls
 `configure_logging()`, which sets logging up only where nothing else has (a worker process uvicorn spawned,
@@ -19,7 +24,9 @@ import sys
 import threading
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, Literal
+
+LogFormat = Literal["auto", "text", "json"]
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("rag_request_id", default=None)
 REDACTED = "[redacted]"
@@ -31,6 +38,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"mess
 # what a terminal displays, or that cannot be written as UTF-8.
 _UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _MARK = "_rag_json_handler"
+QUESTION_FIELDS = frozenset({"question", "resolved_question", "history"})
 
 _secrets: set[str] = set()
 _forms: tuple[str, ...] = ()  # every secret as written raw and JSON-escaped, longest first
@@ -81,6 +89,10 @@ def _escape(match: re.Match[str]) -> str:
 class JsonFormatter(logging.Formatter):
     """A record as one line of JSON: time (UTC), level, logger, message, pid, request_id, extra fields, exc."""
 
+    def __init__(self, *, questions: bool = True) -> None:
+        super().__init__()
+        self.questions = questions  # False: the question fields are left out (a terminal's lines)
+
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "time": utc_timestamp(record.created),
@@ -94,6 +106,8 @@ class JsonFormatter(logging.Formatter):
             out["request_id"] = request_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in out and not key.startswith("_"):
+                if key in QUESTION_FIELDS and not self.questions:
+                    continue
                 out[key] = _field(value)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
@@ -103,21 +117,77 @@ class JsonFormatter(logging.Formatter):
         return redact(_UNSAFE.sub(_escape, line))
 
 
-def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = None, *, force: bool = False) -> bool:
-    """Send every record to `stream` (stderr) as a JSON line; returns whether it changed anything.
+class TextFormatter(logging.Formatter):
+    """A record as one line for a person at a terminal: `12:30:00 INFO  app.ask  answered (…)  [request id]`.
+
+    The message is shown as written, with control and line-breaking characters escaped (one record, one
+    line); extra fields are not shown, so neither is a question unless `questions` asks for it.
+    """
+
+    def __init__(self, *, questions: bool = False) -> None:
+        super().__init__()
+        self.questions = questions
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        parts = [when, f"{record.levelname:<7}", record.name, _field(record.getMessage())]
+        question = getattr(record, "question", None)
+        if self.questions and isinstance(question, str):
+            parts.append(f"question={_field(question)!r}")
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        if request_id:
+            parts.append(f"[{request_id}]")
+        line = "  ".join(parts)
+        if record.exc_info:
+            line += "  " + self.formatException(record.exc_info)
+        return redact(_UNSAFE.sub(_escape, _LINE_BREAKS.sub(_escape, line)))
+
+
+_LINE_BREAKS = re.compile("[\x00-\x1f]")
+
+
+def is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or foreign stream
+        return False
+
+
+def formatter_for(
+    stream: IO[str], log_format: LogFormat = "auto", questions_on_terminal: bool = False
+) -> logging.Formatter:
+    """Text on a terminal (auto) or when asked; JSON otherwise. A terminal shows questions only when asked."""
+    terminal = is_terminal(stream)
+    questions = questions_on_terminal or not terminal
+    if log_format == "text" or (log_format == "auto" and terminal):
+        return TextFormatter(questions=questions_on_terminal)
+    return JsonFormatter(questions=questions)
+
+
+def configure_logging(
+    level: int | str = logging.INFO,
+    stream: IO[str] | None = None,
+    *,
+    force: bool = False,
+    log_format: LogFormat = "auto",
+    questions_on_terminal: bool = False,
+) -> bool:
+    """Send every record to `stream` (stderr) as a JSON line or, on a terminal, a text line; whether it changed
+    anything.
 
     Without `force`, does nothing where the root logger already has handlers (ours from an earlier call, a
     test runner's capture, an application that embeds this one).
     """
+    stream = stream or sys.stderr
     root = logging.getLogger()
     ours = [h for h in root.handlers if getattr(h, _MARK, False)]
     if not force and root.handlers:
         return False
     for handler in ours:
         root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream)
     setattr(handler, _MARK, True)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(formatter_for(stream, log_format, questions_on_terminal))
     handler.setLevel(level)  # libraries that set their own logger's level (bm25s: DEBUG) stay below it too
     root.addHandler(handler)
     root.setLevel(level)

@@ -22,7 +22,7 @@ COUNT_QUESTION = re.compile(
 )
 # The classifier or unit right after 多少 / 几 (多少家企业 → 家; 多少钱 → 钱).
 ASKED_UNIT = re.compile(
-    r"(?:多少|几)(个|家|项|位|种|年|天|成|次|名|场|件|部|座|所|条|批|人|钱|元|倍|台|套|本|册|篇|款|万|亿)"
+    r"(?:多少|几)(个|家|项|位|种|年|天|成|次|名|场|件|部|座|所|条|批|人|钱|元|倍|台|套|本|册|篇|款|辆|艘|户|间|架|只|万|亿)"
 )
 # Units that answer a unit asked for (the rest answer only themselves); 个 and 万 are too general to restrict.
 SAME_UNITS: dict[str, str] = {"人": "人名位", "名": "人名位", "位": "人名位", "钱": "元", "成": "成%", "年": "年"}
@@ -106,3 +106,30 @@ def unanswered_quantity(question: str, best: list[str]) -> bool:
     if not any(asked.stated_in(text) for text in best[:QUANTITY_DEPTH]):
         return True
     return not asked.unit and not states_number(best[0])
+
+
+# "比亚迪在湖南有哪些布局？" asks for a list: the sentence that enumerates (、…、, 其一…其二, 一是…) answers it.
+LIST_QUESTION = re.compile(
+    r"哪些|哪几[个项种类方面]|有什么(?:项目|举措|措施|计划|布局|领域)|"
+    r"\bwhat (?:kinds?|sorts?|types?) of\b|\bwhich (?:projects|areas|fields|measures|steps|plans|products)\b|"
+    r"\bwhat (?:projects|areas|fields|measures|steps|plans|products)\b",
+    re.I,
+)
+ENUMERATION = re.compile(r"(?:[^、]{1,12}、){2,}|其一|其二|一是|二是|首先|第一|；")
+
+
+@dataclass(frozen=True)
+class AskedList:
+    """A question's ask for several things (projects, fields, measures)."""
+
+    kind: Literal["list"] = "list"
+    unit: str = ""
+
+    def stated_in(self, text: str) -> bool:
+        """True when the text enumerates: a run of 、, numbered points, or clauses split by ；."""
+        return bool(ENUMERATION.search(to_simplified(text)))
+
+
+def asked_list(question: str) -> AskedList | None:
+    """The ask of a "which / what kinds of" question for several things; None otherwise."""
+    return AskedList() if LIST_QUESTION.search(to_simplified(question)) else None

@@ -53,6 +53,8 @@ class QuestionPlan:
     mentions: tuple[Mention, ...]
     exclude_text: str = ""  # text already shown (follow-ups asking for more)
     from_history: bool = False
+    shown: tuple[str, ...] = ()  # ids of the quotes the conversation already showed (never shown again)
+    chose_from: tuple[str, ...] = ()  # "他还说了什么？" after several speakers: the speakers it chose among
 
     @property
     def keyword_text(self) -> str:
@@ -123,6 +125,7 @@ def analyze(question: str, registry: SpeakerRegistry, history: Sequence[HistoryT
                 filter_speakers=named,
                 mentions=mentions,
                 from_history=True,
+                shown=shown_quotes(history),
             )
         persons = [m for m in mentions if m.by == "person"]
         # "他的公司和华为在哪些方面合作？": 他 is the previous speaker; an organisation named beside it is the topic.
@@ -140,11 +143,18 @@ def analyze(question: str, registry: SpeakerRegistry, history: Sequence[HistoryT
                 mentions=mentions,
                 exclude_text=(previous.answer or "") if more else "",
                 from_history=True,
+                shown=shown_quotes(history),
+                chose_from=speakers if len(speakers) > 1 else (),
             )
     if intent in ("who", "multi"):
         # In "谁提到了华为？" the organisation is the topic, not the speaker.
-        return QuestionPlan(question, question, language, intent, (), mentions)
-    return QuestionPlan(question, question, language, intent, named, mentions)
+        return QuestionPlan(question, question, language, intent, (), mentions, shown=shown_quotes(history))
+    return QuestionPlan(question, question, language, intent, named, mentions, shown=shown_quotes(history))
+
+
+def shown_quotes(history: Sequence[HistoryTurn]) -> tuple[str, ...]:
+    """Every quote id the conversation showed, oldest first."""
+    return tuple(dict.fromkeys(q for turn in history for q in turn.quotes))
 
 
 _FILLER = re.compile(

@@ -20,6 +20,7 @@ MAX_TOP_K = 20
 MAX_HISTORY_ANSWER_CHARS = 20_000
 MAX_NAME_CHARS = 200  # a speaker or document filter, a speaker named in a history turn
 MAX_HISTORY_SPEAKERS = 20
+MAX_HISTORY_QUOTES = 50
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class HistoryTurn:
     question: str
     answer: str | None = None
     speakers: tuple[str, ...] = ()
+    quotes: tuple[str, ...] = ()  # ids of the quotes it showed (Quote.id): a follow-up never shows them again
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class AskRequest:
 
     def cache_key(self, generation: str) -> tuple[Any, ...]:
         """Everything an answer depends on; the generation first, so a new index never sees old answers."""
-        turns = tuple((t.question, t.answer, tuple(t.speakers)) for t in self.history)
+        turns = tuple((t.question, t.answer, tuple(t.speakers), tuple(t.quotes)) for t in self.history)
         return (
             generation,
             self.question.strip(),
@@ -126,6 +128,44 @@ class Quote(SpeakerFields):
     source: str = ""  # the document's source (湖南日报), which reports what `reported` words say
     source_en: str = ""
 
+    @property
+    def id(self) -> str:
+        """`<paragraph id>:<start>-<end>`: names the excerpt (a history turn lists the ids it showed)."""
+        return quote_id(self.paragraph_id, self.start, self.end)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, **asdict(self)}
+
+
+def quote_id(paragraph_id: str, start: int, end: int) -> str:
+    return f"{paragraph_id}:{start}-{end}"
+
+
+def parse_quote_id(value: str) -> tuple[str, int, int] | None:
+    """(paragraph id, start, end) of a quote id, or None when it is not one."""
+    pid, _, span = value.rpartition(":")
+    start, _, end = span.partition("-")
+    if not pid or not start.isdigit() or not end.isdigit() or int(start) > int(end):
+        return None
+    return pid, int(start), int(end)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Who a speaker is, from the registry, and the page's line that says so (verbatim, `line` 1-based)."""
+
+    speaker: str
+    title: str
+    organization: str
+    speaker_en: str
+    title_en: str
+    organization_en: str
+    document: str
+    source: str
+    source_en: str
+    line: int
+    source_line: str
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -145,6 +185,9 @@ class Answer:
     resolved_question: str = ""  # the question after follow-up resolution (== question when none)
     generation: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    profile: Profile | None = None  # "王杰是谁？": who the speaker is, from the page's speaker line (no quotes)
+    suggestions: tuple[str, ...] = ()  # names the question nearly wrote ("华未云" → 华为云), when nothing was found
+    notes: tuple[str, ...] = ()  # what the reader should know about how it was answered (a filter the question contradicts)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,4 +202,7 @@ class Answer:
             "resolved_question": self.resolved_question,
             "generation": self.generation,
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "profile": self.profile.to_json() if self.profile is not None else None,
+            "suggestions": list(self.suggestions),
+            "notes": list(self.notes),
         }

@@ -20,12 +20,13 @@ from rag.corpus import Segment
 from rag.crosslingual import is_background, pinyin_terms, shared_topic_words
 from rag.excerpt import Voices, choose_excerpt
 from rag.index.load import Index
-from rag.quantity import QUANTITY_DEPTH, AskedQuantity, asked_quantity
+from rag.quantity import QUANTITY_DEPTH, AskedList, AskedQuantity, asked_list, asked_quantity
 from rag.question import QuestionPlan
-from rag.records import Quote
+from rag.records import Quote, parse_quote_id
 from rag.retrieval import Hit, SearchResult
 from rag.script import to_simplified
 from rag.speakers import speaker_key
+from rag.translation import translate
 
 MULTI_KEYWORD_SHARE = 0.5  # a speaker "mentions" a topic when this share of its content words is in the paragraph
 MULTI_DENSE_MARGIN = 0.035  # …or when the paragraph's best sentence is this close to the best speaker's
@@ -42,7 +43,7 @@ class Pick:
     hit: Hit
     speakers: frozenset[str] | None = None  # speaker keys; None: no restriction by name
     people_only: bool = False
-    asked: AskedQuantity | None = None  # what a "how many / how much / when" question asks for
+    asked: AskedQuantity | AskedList | None = None  # what a "how many / how much / when" question asks for
 
     def voices(self) -> Voices:
         chunk = self.hit.chunk
@@ -68,9 +69,18 @@ def candidates(index: Index, plan: QuestionPlan, hits: list[Hit], speakers: Coll
     hits = _people_before_narrative(hits)
     if plan.intent == "more" and plan.exclude_text:
         hits = [h for h in hits if not _overlaps(h.chunk.text, plan.exclude_text)] or hits
+    if plan.intent == "more" and plan.shown:
+        shown = {quote_paragraph(q) for q in plan.shown}
+        hits = [h for h in hits if h.chunk.id not in shown] or hits
     if plan.intent in ("who", "multi"):
         hits = [h for h in hits if h.chunk.persons()] or hits
     return hits
+
+
+def quote_paragraph(quote_id: str) -> str:
+    """The paragraph id of a quote id (`<paragraph id>:<start>-<end>`)."""
+    parsed = parse_quote_id(quote_id)
+    return parsed[0] if parsed else quote_id
 
 
 def _people_before_narrative(hits: list[Hit]) -> list[Hit]:
@@ -140,10 +150,13 @@ def picks(
     wanted = frozenset(speaker_key(s) for s in speakers) or None
     people_only = plan.intent in ("who", "multi")
     if topic is not None:
-        return _multi(index, hits, result, topic, top_k, wanted)
+        return _multi(index, hits, result, topic_groups(index, plan, topic), top_k, wanted)
     asked = asked_quantity(plan.question)
     hits = _stating_asked_quantity_first(hits, asked)
-    return [Pick(h, wanted, people_only, asked) for h in hits[:top_k]]
+    # A list question prefers the sentence that enumerates, within each paragraph (not across paragraphs:
+    # most long paragraphs enumerate something).
+    excerpt_asked = asked or asked_list(plan.question)
+    return [Pick(h, wanted, people_only, excerpt_asked) for h in hits[:top_k]]
 
 
 def quote_of(
@@ -220,19 +233,32 @@ def best_sentence_similarity(index: Index, row: int, query_vector: np.ndarray) -
     return float((index.sentence_vectors[rows.start : rows.stop] @ query_vector).max())
 
 
+def topic_groups(index: Index, plan: QuestionPlan, topic: list[str]) -> list[frozenset[str]]:
+    """The topic as concepts, each a set of alternative words: an English phrase's translations are one concept
+    ("industry" → 工业 | 产业 | 行业), every other topic word its own."""
+    groups: list[frozenset[str]] = []
+    for t in translate(index, plan.keyword_text) if plan.language != "zh" else []:
+        group = frozenset(t.words)
+        if group not in groups and any(w in topic or any(p in w for p in topic) for w in group):
+            groups.append(group)
+    # A topic token inside a translation (虚拟 in 虚拟现实) is that concept, not one of its own.
+    inside = {p for p in topic for g in groups for w in g if p in w}
+    return groups + [frozenset({w}) for w in topic if w not in inside]
+
+
 def _multi(
     index: Index,
     hits: list[Hit],
     result: SearchResult,
-    content: list[str],
+    content: list[frozenset[str]],
     top_k: int,
     wanted: frozenset[str] | None,
 ) -> list[Pick]:
-    """One best paragraph per speaker who addresses the topic, best speaker first."""
+    """One best paragraph per speaker who addresses the topic (its concepts), best speaker first."""
 
     def share(hit: Hit) -> float:
         text = to_simplified(hit.chunk.text).lower()
-        return sum(1 for t in content if t.lower() in text) / len(content) if content else 0.0
+        return sum(1 for g in content if any(t.lower() in text for t in g)) / len(content) if content else 0.0
 
     by_speaker: dict[str, list[Hit]] = {}
     for hit in hits:

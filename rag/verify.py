@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from rag.corpus import Chunk, paragraph_from_source
 from rag.index.load import Index
-from rag.records import Quote
+from rag.records import Profile, Quote
 from rag.speakers import SpeakerFields
 
 log = logging.getLogger("rag.verify")
@@ -79,4 +79,15 @@ def answer_text_problem(answer_text: str, quotes: Iterable[Quote]) -> str | None
         return (
             f"answer text puts quotation marks around words that are not a verified excerpt: {leftover.group(0)[:40]}"
         )
+    return None
+
+
+def profile_problem(index: Index, profile: Profile) -> str | None:
+    """Why a speaker profile may not leave the library (its line is not the document's own), or None."""
+    source = index.sources.get(profile.document)
+    if source is None:
+        return f"no source text for {profile.document}"
+    lines = source.splitlines()
+    if not 1 <= profile.line <= len(lines) or lines[profile.line - 1].strip() != profile.source_line:
+        return f"line {profile.line} of {profile.document} is not `{profile.source_line}`"
     return None

@@ -45,10 +45,13 @@ class DocumentRef:
     source: str
     source_en: str  # the source's English name; empty when the metadata gives none
     date: str
+    year: str = ""  # year of publication, newspaper page (版次) and address, when the metadata gives them
+    page: str = ""
+    url: str = ""
 
     @classmethod
     def of(cls, d: DocumentInfo) -> DocumentRef:
-        return cls(d.slug, d.title, d.subtitle, d.source, d.source_en, d.date)
+        return cls(d.slug, d.title, d.subtitle, d.source, d.source_en, d.date, d.year, d.page, d.url)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,7 +7,7 @@ from typing import Literal
 Language = Literal["zh", "en", "mixed"]
 """The language a question is asked in (answers are framed in it; quotes stay as printed)."""
 
-Intent = Literal["single", "who", "multi", "more"]
+Intent = Literal["single", "who", "multi", "more", "profile"]
 """What kind of answer a question wants: one quote, who said it, one quote per speaker, more of a speaker."""
 
 ParagraphKind = Literal["speech", "answer", "question", "editor_note", "narrative"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -62,3 +64,18 @@ def documents(settings: Settings, built: Path, tmp_path_factory: pytest.TempPath
     result = CliRunner().invoke(rag_cli, ["add", *map(str, SPEECH_DOCUMENTS)], env=env)
     assert result.exit_code == 0, result.output
     return local, result.output
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium for every page test module (Playwright's sync API allows one instance per thread)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    chromium = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        pytest.skip(f"Chromium not found at {chromium} (apt-get install chromium fonts-noto-cjk)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield browser
+        browser.close()

@@ -526,3 +526,8 @@ def test_questions_are_logged_unless_turned_off(tmp_path: Path, settings: Settin
     with TestClient(create_app(off, service=service)) as client:
         client.post("/ask", json={"question": QUESTION})
     assert FeedbackStore(off.feedback_db).questions() == []
+
+
+def test_the_api_returns_the_profile(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": "刘庆峰是谁？"}).json()
+    assert body["intent"] == "profile" and body["profile"]["organization_en"] == "iFLYTEK"

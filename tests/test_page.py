@@ -29,7 +29,6 @@ from rag.service import Service
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ.get("RAG_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 TIMEOUT_MS = 60_000
@@ -83,18 +82,6 @@ def markup_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) 
 
 
 # ---------------------------------------------------------------- the browser, and what each page did
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium fonts-noto-cjk)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        yield browser
-        browser.close()
 
 
 @dataclass

@@ -88,6 +88,7 @@ OPERATIONS = [
     "POST /ask",
     "GET /speakers",
     "GET /speeches/{key}",
+    "GET /glosses",
     "GET /healthz",
     "GET /readyz",
     "POST /feedback",

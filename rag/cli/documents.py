@@ -19,6 +19,9 @@ from rag.parsers import FORMAT_NAMES, TEXT_FORMATS, source_suffixes
 @click.option("--title", help="Document title (one file only; default: the document's own title).")
 @click.option("--date", help="Date of the speeches, as text (e.g. 2024-09-30 or 9月30日).")
 @click.option("--source", help="Where the document was published (e.g. 湖南日报).")
+@click.option("--year", help="Year of publication, for citations (e.g. 2024), when the date does not say it.")
+@click.option("--page", help="Newspaper page (版次) or page range, for citations (e.g. 04).")
+@click.option("--url", help="Where the document is published online (http:// or https://), for citations.")
 @click.option("--slug", help="Document id: lower-case ASCII letters, digits, dashes (one file only).")
 @click.option(
     "--format",
@@ -34,6 +37,9 @@ def add(
     title: str | None,
     date: str | None,
     source: str | None,
+    year: str | None,
+    page: str | None,
+    url: str | None,
     slug: str | None,
     text_format: str | None,
     as_json: bool,
@@ -49,6 +55,7 @@ def add(
     \b
     Examples:
       rag add speeches/forum.md --date 2024-12-02 --source 湖南日报
+      rag add report.txt --date 9月30日 --year 2024 --page 04 --url https://example.org/report
       rag add interview.txt --format interview
       rag add speeches/ --json
     """
@@ -60,7 +67,9 @@ def add(
         ]
         if not uploads:
             raise click.UsageError(f"no document files ({', '.join(source_suffixes())}) in the given folder")
-        fields = Fields(title=title, date=date, source=source, slug=slug, format=text_format)
+        fields = Fields(
+            title=title, date=date, source=source, slug=slug, format=text_format, year=year, page=page, url=url
+        )
         report = add_documents(settings, uploads, fields, progress=progress_bar())
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))

@@ -11,8 +11,11 @@ from pathlib import Path
 import click
 
 from rag.cli.base import Context, load_for_query, pass_ctx, run_guarded
+from rag.corpus import load_corpus
+from rag.eval.candidates import candidates_from_feedback, read_feedback, write_candidates
+from rag.eval.gold import corpus_paragraphs
 from rag.eval.grading import MODES, EvalRun, summarize
-from rag.eval.results import compare
+from rag.eval.results import compare, compare_slices
 from rag.eval.run import (
     DEFAULT_OUT,
     DEFAULT_QUESTIONS,
@@ -77,6 +80,12 @@ def evaluate(ctx: Context, questions_file: Path, url: str | None, modes: list[st
     help="List the questions that changed between two results.json files (A B) and exit.",
 )
 @click.option(
+    "--from-feedback",
+    "feedback_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Turn the 👎 records of a `rag feedback export` file into candidate questions (OUT/candidates.jsonl).",
+)
+@click.option(
     "--via",
     type=click.Choice(["app", "library"]),
     default="app",
@@ -94,6 +103,7 @@ def eval_command(
     modes: tuple[str, ...],
     split: str,
     compare_files: tuple[Path, Path] | None,
+    feedback_file: Path | None,
     via: str,
     as_json: bool,
 ) -> None:
@@ -109,15 +119,29 @@ def eval_command(
       rag eval --url http://127.0.0.1:8000 --mode hybrid
       rag --embedder sentence-transformers --embedding-model PATH eval --out /tmp/eval-st
       rag eval --compare before/results.json after/results.json
+      rag feedback export --rating down -o down.jsonl && rag eval --from-feedback down.jsonl --out /tmp/labels
     """
 
     def body() -> None:
         if compare_files:
             a, b = (json.loads(p.read_text(encoding="utf-8")) for p in compare_files)
             if as_json:
-                click.echo(json.dumps([asdict(c) for c in compare(a, b)], ensure_ascii=False, indent=1))
+                changes = {
+                    "slices": [{**asdict(c), "regression": c.regression} for c in compare_slices(a, b)],
+                    "questions": [asdict(c) for c in compare(a, b)],
+                }
+                click.echo(json.dumps(changes, ensure_ascii=False, indent=1))
             else:
                 click.echo(format_changes(a, b))
+            return
+        if feedback_file:
+            chunks = [c for d in load_corpus(ctx.settings.corpus_dir) for c in d.chunks]
+            candidates = candidates_from_feedback(read_feedback(feedback_file), corpus_paragraphs(chunks))
+            path = write_candidates(candidates, out / "candidates.jsonl")
+            click.echo(
+                f"Wrote {len(candidates)} candidate question(s) from the 👎 feedback in {feedback_file} to {path}: "
+                "give each a type and its gold, drop `needs_label`, then add it to a question set."
+            )
             return
         if questions_file is None and documents is None:
             parts = [p for p in PARTS if p.documents is None or not url]  # a server has only the corpus it has

@@ -31,7 +31,7 @@ def feedback() -> None:
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file [env RAG_FEEDBACK_DB, default feedback.sqlite3].",
+    help="SQLite file [env RAG_FEEDBACK_DB, default feedback.sqlite3 in the data folder].",
 )
 @pass_ctx
 def export(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from rag.cli.base import Context, load_for_query, pass_ctx, run_guarded
+from rag.cli.base import Context, fail, load_for_query, pass_ctx, run_guarded
+from rag.cli.ready import announce_when_ready, port_in_use
 from rag.settings import Settings
 
 
@@ -45,20 +46,25 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
 
     from rag.logs import configure_logging
 
-    configure_logging(force=True)  # JSON lines on stderr; each worker process sets the same up in create_app()
     settings = ctx.settings
+    # Text on a terminal, JSON lines otherwise (RAG_LOG_FORMAT); each worker process sets the same up in create_app().
+    configure_logging(
+        force=True, log_format=settings.log_format, questions_on_terminal=settings.log_questions_on_terminal
+    )
+    host, port = host or settings.host, port or settings.port
+    if port_in_use(host, port):  # before the index check: say it at once
+        fail(f"{host}:{port} is already in use: stop that server or pick another --port")
     run_guarded(lambda: check_for_serving(settings))
     # Worker processes read their settings from the environment: pass the CLI's choices on.
-    for name in ("corpus_dir", "index_dir", "embedder", "embedding_model"):
+    for name in ("data_dir", "corpus_dir", "index_dir", "embedder", "embedding_model"):
         os.environ[f"RAG_{name.upper()}"] = str(getattr(settings, name))
     # Each worker's model keeps a thread per core: with its brief OpenMP spin two models share the cores
     # gracefully, and a lone request is answered at full speed (bench/RESULTS.md: 2 workers on 2 cores answer
     # one client in ~16 ms instead of ~27 ms with a core each, for ~10 % fewer requests/s under load;
     # OMP_NUM_THREADS=1 chooses the latter).
     workers = workers or settings.workers
-    host = host or settings.host
-    port = port or settings.port
-    click.echo(f"Serving on http://{host}:{port}/", err=True)
+    click.echo(f"Starting on http://{host}:{port}/ (loading the index)", err=True)
+    announce_when_ready(host, port, lambda line: click.echo(line, err=True))  # once /readyz answers 200
     uvicorn.run(
         "app.main:create_app",
         factory=True,

@@ -32,7 +32,8 @@ def request_body(question: GoldQuestion, mode: str, top_k: int) -> dict[str, Any
         "top_k": top_k,
         "mode": mode,
         "history": [
-            {"question": h.question, "answer": h.answer, "speakers": list(h.speakers)} for h in question.history
+            {"question": h.question, "answer": h.answer, "speakers": list(h.speakers), "quotes": list(h.quotes)}
+            for h in question.history
         ],
     }
 

@@ -23,7 +23,15 @@ PAGE_TYPES = (
     "mixed",
     "followup",
     "unanswerable",
+    "english_multi",
+    "absent",
+    "event",
+    "lead",
+    "norepeat",
 )
+# Types graded as another (their own rows in the tables): English multi-speaker questions are multi-speaker
+# questions, absent facts are unanswerable, follow-ups that must not repeat a shown quote are follow-ups.
+GRADED_AS = {"english_multi": "multi", "absent": "unanswerable", "norepeat": "followup", "event": "factual", "lead": "factual"}
 DOCUMENT_TYPES = (
     "factual",
     "paraphrased",
@@ -47,6 +55,11 @@ QUESTION_TYPES = (
     "followup",
     "traditional",
     "unanswerable",
+    "english_multi",
+    "absent",
+    "event",
+    "lead",
+    "norepeat",
 )
 LANGUAGES = ("zh", "en", "mixed")
 SPLITS = ("dev", "holdout")
@@ -92,19 +105,29 @@ class GoldQuestion:
     history: tuple[HistoryTurn, ...] = ()
     unanswerable_kind: str = ""
     note: str = ""
+    document: str = ""  # the document file the question asks about, when the set says (the documents part)
     # The multi-document part writes gold as spans of documents; `resolve_spans` turns them into paragraphs,
     # and the attribution kind each gold paragraph's span must be quoted with.
     span_gold: tuple[SpanGold, ...] = ()
     gold_attribution: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # pid -> (span, kind)
 
     @property
+    def graded_as(self) -> str:
+        """The type whose rules grade this question (its own type, or the one GRADED_AS names)."""
+        return GRADED_AS.get(self.type, self.type)
+
+    @property
     def answerable(self) -> bool:
-        return self.type != "unanswerable"
+        return self.graded_as != "unanswerable"
 
     @property
     def single(self) -> bool:
         """Answerable by one quote (everything but unanswerable and multi-speaker questions)."""
-        return self.answerable and self.type != "multi"
+        return self.answerable and self.graded_as != "multi"
+
+    @property
+    def followup(self) -> bool:
+        return self.graded_as == "followup"
 
 
 def _alternatives(value: object, where: str) -> tuple[str, ...]:
@@ -117,6 +140,12 @@ def _alternatives(value: object, where: str) -> tuple[str, ...]:
 
 def parse_question(data: Mapping[str, Any], where: str = "question") -> GoldQuestion:
     """One JSON object of the question file (`gold_span` for one paragraph, `gold_spans` for several)."""
+    if data.get("needs_label"):
+        raise QuestionSetError(
+            f"{where}: `{data.get('id', '?')}` is a candidate from feedback, not labelled yet: fill in its gold "
+            "(gold_speakers, gold_paragraphs, gold_span; or type unanswerable with unanswerable_kind), "
+            "then remove `needs_label`"
+        )
     try:
         paragraphs = tuple(data.get("gold_paragraphs") or ())
         spans: dict[str, tuple[str, ...]] = {}
@@ -130,7 +159,7 @@ def parse_question(data: Mapping[str, Any], where: str = "question") -> GoldQues
                 raise QuestionSetError(f"{where}: `gold_span` needs exactly one gold paragraph; use `gold_spans`")
             spans = {paragraphs[0]: _alternatives(data["gold_span"], where)}
         history = tuple(
-            HistoryTurn(str(t["question"]), t.get("answer"), tuple(t.get("speakers") or ()))
+            HistoryTurn(str(t["question"]), t.get("answer"), tuple(t.get("speakers") or ()), tuple(t.get("quotes") or ()))
             for t in data.get("history") or ()
         )
         return GoldQuestion(
@@ -146,6 +175,7 @@ def parse_question(data: Mapping[str, Any], where: str = "question") -> GoldQues
             unanswerable_kind=str(data.get("unanswerable_kind") or ""),
             note=str(data.get("note") or ""),
             span_gold=span_gold,
+            document=str(data.get("document") or ""),
         )
     except KeyError as exc:
         raise QuestionSetError(f"{where}: missing field {exc}") from None
@@ -251,7 +281,7 @@ def gold_problems(questions: Sequence[GoldQuestion], paragraphs: Mapping[str, Co
                 problems.append(f"{where}: split is `{q.split}`, the rule gives `{split_for(q.id)}`")
         except QuestionSetError as exc:
             problems.append(str(exc))
-        if (q.type == "followup") != bool(q.history):
+        if q.followup != bool(q.history):
             problems.append(f"{where}: follow-ups, and only follow-ups, carry a history")
         if not q.answerable:
             if q.gold_speakers or q.gold_paragraphs or q.gold_spans:
@@ -263,7 +293,7 @@ def gold_problems(questions: Sequence[GoldQuestion], paragraphs: Mapping[str, Co
             problems.append(f"{where}: answerable questions need gold paragraphs and speakers")
         if len(set(q.gold_paragraphs)) != len(q.gold_paragraphs):
             problems.append(f"{where}: a gold paragraph is listed twice")
-        if not q.gold_spans and q.type != "followup":
+        if not q.gold_spans and not q.followup:
             problems.append(f"{where}: only open follow-ups may go without a gold span")
         for pid in q.gold_spans:
             if pid not in q.gold_paragraphs:
@@ -284,9 +314,9 @@ def gold_problems(questions: Sequence[GoldQuestion], paragraphs: Mapping[str, Co
                 f"{where}: gold speakers {sorted(q.gold_speakers)} but the gold paragraphs are "
                 f"by {sorted(speakers_of_gold)}"
             )
-        if q.type != "multi" and len(q.gold_speakers) != 1:
-            problems.append(f"{where}: only multi-speaker questions have several gold speakers")
-        if q.type == "multi" and len(q.gold_speakers) < 2:
+        if q.graded_as not in ("multi", "followup") and len(q.gold_speakers) != 1:
+            problems.append(f"{where}: only multi-speaker questions and follow-ups after them have several gold speakers")
+        if q.graded_as == "multi" and len(q.gold_speakers) < 2:
             problems.append(f"{where}: a multi-speaker question needs at least two gold speakers")
     return problems
 

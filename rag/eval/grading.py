@@ -6,11 +6,13 @@ import hashlib
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from rag.corpus import slug_for
 from rag.eval.gold import LANGUAGES, QUESTION_TYPES, CorpusParagraph, GoldQuestion
+from rag.records import parse_quote_id
 from rag.script import to_simplified
 
 MODES = ("bm25", "dense", "hybrid")
@@ -197,7 +199,7 @@ def grade(q: GoldQuestion, obs: Observation, paragraphs: Mapping[str, CorpusPara
                 reason = f"right paragraph, but quoted as {first.speaker}'s, not {', '.join(q.gold_speakers)}'s"
             elif named_first is False:
                 reason = "the answer does not name the speaker first"
-    elif q.type == "multi":
+    elif q.graded_as == "multi":
         quoted = list(dict.fromkeys(x.speaker for x in obs.quotes)) if found else []
         hits = [s for s in quoted if _same_person(s, q.gold_speakers)]
         recall = len(hits) / min(len(q.gold_speakers), top_k)
@@ -205,6 +207,10 @@ def grade(q: GoldQuestion, obs: Observation, paragraphs: Mapping[str, CorpusPara
         missing = [s for s in q.gold_speakers if not _same_person(s, quoted)]
         if not reason and recall < 1:
             reason = f"missing speakers: {', '.join(missing)}"
+    if not reason and q.history and found:
+        repeated = _repeated(obs.quotes, q)
+        if repeated:
+            reason = f"repeats a quote the conversation already showed ({repeated})"
     if checked and (exact < checked or attributed < checked) and not reason:
         reason = "a quote is not verbatim or not attributed to its paragraph's speaker"
     return Grade(
@@ -222,6 +228,15 @@ def grade(q: GoldQuestion, obs: Observation, paragraphs: Mapping[str, CorpusPara
         quotes_exact=exact,
         quotes_attributed=attributed,
     )
+
+
+def _repeated(quotes: Sequence[SeenQuote], q: GoldQuestion) -> str:
+    """The first quote overlapping an excerpt the question's history showed ('' when none does)."""
+    shown = [s for s in (parse_quote_id(i) for t in q.history for i in t.quotes) if s is not None]
+    for x in quotes:
+        if any(pid == x.paragraph_id and start < x.end and x.start < end for pid, start, end in shown):
+            return f"{short_id(x.paragraph_id)}:{x.start}-{x.end}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -335,7 +350,7 @@ def metrics(results: Sequence[QuestionResult]) -> Metrics:
         abstention_recall=len(true_abstained) / len(unanswerable) if unanswerable else None,
         false_abstentions=len(false),
         false_abstention_rate=len(false) / len(answerable) if answerable else None,
-        followup_success=_mean(r.grade.passed for r in results if r.question.type == "followup"),
+        followup_success=_mean(r.grade.passed for r in results if r.question.followup),
         latency_p50_ms=_percentile(latencies, 50),
         latency_p95_ms=_percentile(latencies, 95),
         errors=sum(1 for r in results if r.observation.error),
@@ -377,6 +392,22 @@ class Summary:
     by_mode: dict[str, Slice]
     by_type: dict[str, dict[str, Slice]]  # mode -> type -> slice
     by_language: dict[str, dict[str, Slice]]  # mode -> language -> slice
+    by_document: dict[str, dict[str, Slice]] = field(default_factory=dict)  # mode -> document -> slice
+
+
+def document_of(q: GoldQuestion) -> str:
+    """The document a question is about: its gold paragraphs' document, several, or the one the set names."""
+    slugs = sorted({paragraph_document(pid) for pid in q.gold_paragraphs})
+    if len(slugs) == 1:
+        return slugs[0]
+    if slugs:
+        return "(several documents)"
+    return slug_for(Path(q.document)) if q.document else "(no gold paragraph)"
+
+
+def paragraph_document(paragraph_id: str) -> str:
+    """`wenhua-keji-zuotanhui-p6` → `wenhua-keji-zuotanhui` (paragraph ids are the slug plus -p<number>)."""
+    return paragraph_id.rsplit("-p", 1)[0]
 
 
 def summarize(results: Sequence[QuestionResult]) -> Summary:
@@ -398,6 +429,10 @@ def summarize(results: Sequence[QuestionResult]) -> Summary:
                     key=lambda kv: LANGUAGES.index(kv[0]) if kv[0] in LANGUAGES else 9,
                 )
             }
+            for m, rs in by_mode.items()
+        },
+        by_document={
+            m: {d: slice_metrics(g) for d, g in sorted(group(rs, lambda r: document_of(r.question)).items())}
             for m, rs in by_mode.items()
         },
     )

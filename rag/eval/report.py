@@ -8,7 +8,7 @@ from html import escape
 from jinja2 import Environment
 from markupsafe import Markup
 
-from rag.eval.gold import QUESTION_TYPES
+from rag.eval.gold import GRADED_AS, QUESTION_TYPES
 from rag.eval.grading import EvalRun, Metrics, QuestionResult, Summary, summarize
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1")
@@ -131,7 +131,7 @@ def charts(run: EvalRun, summary: Summary) -> list[Markup]:
             )
         )
     # follow-ups need their history, which only the answer pipeline resolves: no retrieval-stage number
-    types = [t for t in QUESTION_TYPES if t in summary.by_type[modes[0]] and t not in ("unanswerable", "followup")]
+    types = [t for t in QUESTION_TYPES if t in summary.by_type[modes[0]] and GRADED_AS.get(t, t) not in ("unanswerable", "followup")]
     attr = "hit1" if stage else "answer_hit1"
     label = "Retrieval hit@1 per question type" if stage else "First quote from a gold paragraph, per question type"
     out.append(
@@ -282,7 +282,8 @@ def render_report(run: EvalRun) -> str:
     summary_rows = [(f"{m} · {s}", getattr(summary.by_mode[m], s)) for m in modes for s in ("dev", "holdout", "all")]
     breakdowns = []
     headline_first = sorted(modes, key=lambda m: m != run.info.headline_mode)
-    for title, table in (("By question type", summary.by_type), ("By language", summary.by_language)):
+    tables = (("By question type", summary.by_type), ("By language", summary.by_language))
+    for title, table in (*tables, ("By document", summary.by_document)):
         for m in headline_first:
             rows = [(f"{key} · {s}", getattr(sl, s)) for key, sl in table[m].items() for s in ("dev", "holdout", "all")]
             label = " (headline)" if m == run.info.headline_mode else ""

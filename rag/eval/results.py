@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from rag.eval.gold import GoldQuestion
-from rag.eval.grading import EvalRun, QuestionResult, short_id, summarize
+from rag.eval.grading import EvalRun, QuestionResult, document_of, paragraph_document, short_id, summarize
 
 
 def _expected(q: GoldQuestion) -> dict[str, Any]:
@@ -45,6 +45,7 @@ def run_to_json(run: EvalRun) -> dict[str, Any]:
                 "id": q.id,
                 "question": q.question,
                 "type": q.type,
+                "document": document_of(q),
                 "language": q.language,
                 "split": q.split,
                 "history": [asdict(h) for h in q.history],
@@ -130,3 +131,52 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
 
 def _verdict(o: Outcome) -> str:
     return ("pass" if o.passed else "FAIL") + f" [{o.first}]" + (f" {o.reason}" if o.reason else "")
+
+
+@dataclass(frozen=True)
+class SliceChange:
+    """The pass count of one question type or one document in one mode, before (A) and after (B)."""
+
+    mode: str
+    by: str  # "type" | "document"
+    key: str
+    passed_before: int
+    n_before: int
+    passed_after: int
+    n_after: int
+
+    @property
+    def regression(self) -> bool:
+        """Fewer passing than before, as a share of the questions (a slice that only grew is no regression)."""
+        if not self.n_before or not self.n_after:
+            return False
+        return self.passed_after / self.n_after < self.passed_before / self.n_before
+
+
+def _row_document(row: Mapping[str, Any]) -> str:
+    if row.get("document"):
+        return str(row["document"])
+    slugs = sorted({paragraph_document(p) for p in (row.get("expected") or {}).get("paragraphs") or ()})
+    return slugs[0] if len(slugs) == 1 else "(several documents)" if slugs else "(no gold paragraph)"
+
+
+def _slice_counts(data: Mapping[str, Any], by: str) -> dict[tuple[str, str], tuple[int, int]]:
+    counts: dict[tuple[str, str], tuple[int, int]] = {}
+    for row in data.get("questions", []):
+        key = str(row.get("type", "?")) if by == "type" else _row_document(row)
+        for mode, res in row.get("results", {}).items():
+            passed, n = counts.get((mode, key), (0, 0))
+            counts[(mode, key)] = (passed + bool(res.get("passed")), n + 1)
+    return counts
+
+
+def compare_slices(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[SliceChange]:
+    """Pass counts per type and per document in every mode, A against B (regressions first)."""
+    out = []
+    for by in ("type", "document"):
+        before, after = _slice_counts(a, by), _slice_counts(b, by)
+        for mode, key in sorted(before.keys() | after.keys()):
+            pa, na = before.get((mode, key), (0, 0))
+            pb, nb = after.get((mode, key), (0, 0))
+            out.append(SliceChange(mode, by, key, pa, na, pb, nb))
+    return sorted(out, key=lambda c: (not c.regression, c.by != "type", c.mode, c.key))

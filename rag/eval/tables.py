@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag.eval.grading import EvalRun, Metrics, Slice, Summary
-from rag.eval.results import compare
+from rag.eval.results import compare, compare_slices
 
 
 def pct(value: float | None) -> str:
@@ -133,15 +133,41 @@ def format_summary(run: EvalRun, summary: Summary) -> str:
     parts.append(_table(ANSWER_HEADER, rows, f"Answers (POST /ask, top_k={info.top_k})"))
     parts.append(_breakdown("By type", summary.by_type, modes, info.headline_mode))
     parts.append(_breakdown("By language", summary.by_language, modes, info.headline_mode))
+    if summary.by_document:
+        parts.append(_breakdown("By document", summary.by_document, modes, info.headline_mode))
     return "\n\n".join(parts)
 
 
+def _share(passed: int, n: int) -> str:
+    return f"{passed}/{n} {pct(passed / n) if n else '—':>4}"
+
+
+def format_slice_changes(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """Per type and per document in every mode: pass A → B, regressions marked (and listed first)."""
+    changes = compare_slices(a, b)
+    regressions = [c for c in changes if c.regression]
+    lines = [
+        f"Regressions by type and document: {len(regressions)}"
+        + (" (" + ", ".join(f"{c.mode} {c.by} {c.key}" for c in regressions) + ")" if regressions else "")
+    ]
+    for by in ("type", "document"):
+        rows = [
+            [c.key, c.mode, _share(c.passed_before, c.n_before), _share(c.passed_after, c.n_after),
+             "REGRESSION" if c.regression else ""]
+            for c in sorted((c for c in changes if c.by == by), key=lambda c: (c.mode, c.key))
+        ]  # fmt: skip
+        lines.append(_table([by, "mode", "pass A", "pass B", ""], rows, f"By {by}"))
+    return "\n\n".join(lines)
+
+
 def format_changes(a: dict[str, Any], b: dict[str, Any]) -> str:
-    """Flipped and changed answers one by one; questions only in one file as a list of ids."""
+    """Regressions per type and document, then flipped and changed answers one by one; questions only in one
+    file as a list of ids."""
     changes = compare(a, b)
+    slices = format_slice_changes(a, b)
     if not changes:
-        return "No question changed."
-    lines = []
+        return slices + "\n\nNo question changed."
+    lines = [slices, ""]
     for mode in sorted({c.mode for c in changes}):
         of_mode = [c for c in changes if c.mode == mode]
         counts = {k: sum(c.kind == k for c in of_mode) for k in ("fixed", "broken", "changed", "added", "removed")}

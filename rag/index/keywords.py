@@ -280,6 +280,16 @@ class KeywordIndex:
             return 0
         return int(indptr[tid + 1] - indptr[tid])
 
+    def rows_with(self, token: str, limit: int) -> list[int]:
+        """Up to `limit` rows (chunks) the token occurs in, from its posting list."""
+        tid = self._bm25.vocab_dict.get(token)  # type: ignore[attr-defined]
+        indptr = self._bm25.scores["indptr"]  # type: ignore[attr-defined]
+        if tid is None or tid + 1 >= len(indptr):
+            return []
+        start = int(indptr[tid])
+        end = min(int(indptr[tid + 1]), start + limit)
+        return [int(r) for r in self._bm25.scores["indices"][start:end]]  # type: ignore[attr-defined]
+
     def vocabulary(self) -> set[str]:
         return set(self._bm25.vocab_dict)  # type: ignore[attr-defined]
 

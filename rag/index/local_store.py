@@ -71,6 +71,9 @@ class LocalStore:
     def vocabulary(self) -> set[str]:
         return self.keyword.vocabulary()
 
+    def rows_with(self, token: str, limit: int) -> list[int]:
+        return self.keyword.rows_with(token, limit)
+
     def sentence_sample(self, size: int) -> np.ndarray:
         return np.ascontiguousarray(self.sentence_vectors[sample_rows(len(self.sentence_vectors), size)])
 

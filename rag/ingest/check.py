@@ -24,6 +24,9 @@ from rag.textutil import has_cjk
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 FIELD_LIMITS = {"title": 200, "subtitle": 200, "date": 40, "source": 100, "format": 20}
+CITATION_LIMITS = {"year": 4, "page": 20, "url": 2000}  # rag add --year/--page/--url, shown in citations
+YEAR = re.compile(r"^\d{4}$")
+URL = re.compile(r"^https?://[^\s<>\"]+$")
 SPEAKER_FIELDS = ("name_en", "organization_en", "org_aliases", "org_aliases_en")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -79,10 +82,13 @@ def _clean_fields(name: str, meta: Mapping[str, Any], fields: Fields) -> dict[st
         ("date", fields.date),
         ("source", fields.source),
         ("format", fields.format),
+        ("year", fields.year),
+        ("page", fields.page),
+        ("url", fields.url),
     ):
         if value is not None:
             out[key] = value
-    for key, limit in FIELD_LIMITS.items():
+    for key, limit in {**FIELD_LIMITS, **CITATION_LIMITS}.items():
         value = out.get(key)
         if value is None:
             continue
@@ -92,6 +98,7 @@ def _clean_fields(name: str, meta: Mapping[str, Any], fields: Fields) -> dict[st
         if len(value) > limit or _CONTROL.search(value):
             raise CorpusError(name, f"`{key}` must be one line of at most {limit} characters")
         out[key] = value
+    _check_citation_fields(name, out)
     speakers = out.get("speakers", [])
     if not isinstance(speakers, list) or not all(
         isinstance(s, dict) and isinstance(s.get("name"), str) for s in speakers
@@ -102,6 +109,14 @@ def _clean_fields(name: str, meta: Mapping[str, Any], fields: Fields) -> dict[st
         raise CorpusError(name, "the slug must be 1–64 lower-case ASCII letters, digits and inner dashes")
     out["slug"] = slug
     return out
+
+
+def _check_citation_fields(name: str, out: Mapping[str, Any]) -> None:
+    """`year` is four digits and `url` an http(s) address (it becomes a link on the speech page)."""
+    if out.get("year") and not YEAR.match(out["year"]):
+        raise CorpusError(name, "`year` must be four digits, e.g. 2024")
+    if out.get("url") and not URL.match(out["url"]):
+        raise CorpusError(name, "`url` must be an http:// or https:// address without spaces")
 
 
 def _known_speakers(document: Document, meta: Mapping[str, Any], known: Sequence[Speaker]) -> list[dict[str, Any]]:

@@ -27,6 +27,9 @@ class Fields:
     source: str | None = None
     slug: str | None = None
     format: str | None = None  # a text format (speech, news, interview, press, zhaideng) instead of detecting one
+    year: str | None = None  # the year of publication, for citations (a date like 9月30日 has none)
+    page: str | None = None  # the newspaper page (版次) or page range the document was printed on
+    url: str | None = None  # where the document is published online (http or https)
 
 
 NO_FIELDS = Fields()

@@ -1,6 +1,6 @@
 """Markdown speeches: a `#` title, then per speaker a `##` heading and that speaker's paragraphs.
 
-    ---                          optional front matter, one `key: value` a line: title, subtitle, date, source
+    ---                          optional front matter, one `key: value` a line: title, subtitle, date, source, year, page, url
     date: 9月30日
     ---
     # 标题
@@ -45,7 +45,7 @@ NOT_CONTENT = re.compile(
     r"|^<!--.*-->$"  # an HTML comment on one line
     r"|^(?:[-*_]\s*){3,}$"  # a horizontal rule
 )
-FRONT_MATTER_KEYS = ("title", "subtitle", "date", "source")
+FRONT_MATTER_KEYS = ("title", "subtitle", "date", "source", "year", "page", "url")
 MAX_NAME_CHARS = 60
 
 
@@ -137,6 +137,9 @@ def parse_markdown(path: Path, text: str) -> ParsedDocument:
         format="markdown",
         date=fields.get("date", ""),
         source=fields.get("source", ""),
+        year=fields.get("year", ""),
+        page=fields.get("page", ""),
+        url=fields.get("url", ""),
     )
 
 

@@ -86,6 +86,9 @@ class ParsedDocument:
     format: str
     date: str = ""
     source: str = ""
+    year: str = ""  # citation fields a format's header may give (Markdown front matter)
+    page: str = ""
+    url: str = ""
     # The text the paragraphs' line numbers refer to, when it is not the decoded file itself (JSONL keeps
     # each record's text on its record's line, so every paragraph can be rebuilt from its lines).
     source_text: str | None = None

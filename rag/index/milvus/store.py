@@ -183,6 +183,16 @@ class MilvusStore:
     def vocabulary(self) -> set[str]:
         return set(self._terms)
 
+    def rows_with(self, token: str, limit: int) -> list[int]:
+        """Every row holding the token is a positive BM25 match (up to SEARCH_LIMIT of them: then the first
+        `limit` of those)."""
+        holding = self.doc_freq(token)
+        if holding == 0 or limit <= 0:
+            return []
+        text = encode_tokens([token], self._term_ids)
+        hits = self._search([text], "keywords", holding, None, [])
+        return sorted(int(h["row"]) for h in hits)[:limit]
+
     def sentence_sample(self, size: int) -> np.ndarray:
         return np.ascontiguousarray(self.sentence_vectors.rows(sample_rows(len(self.sentence_vectors), size)))
 
