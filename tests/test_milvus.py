@@ -113,6 +113,7 @@ def test_both_backends_filter_alike_and_list_alike(stores: dict[str, tuple[Index
     assert milvus.store.vocabulary() == local.store.vocabulary()
     for word in sorted(local.store.vocabulary())[::50]:
         assert milvus.store.doc_freq(word) == local.store.doc_freq(word), word
+        assert milvus.store.rows_with(word, 20) == local.store.rows_with(word, 20), word
     assert np.allclose(milvus.store.sentence_sample(2048), local.store.sentence_sample(2048), atol=1e-6)
     assert [d.slug for d in milvus.documents] == [d.slug for d in local.documents]
     assert milvus.registry.names() == local.registry.names()
