@@ -203,7 +203,7 @@ async def healthz() -> dict[str, str]:
 def readyz(service: ServiceDep) -> Any:
     service.refresh()
     st = service.status()
-    body = {"status": st.state, "generation": st.generation, "documents": st.documents, "paragraphs": st.chunks}
+    body = {"status": st.state, "generation": st.generation, "documents": st.documents, "paragraphs": st.chunks, "reason": st.reason}
     if not st.ready:
         return JSONResponse(status_code=503, content=body, headers={"Retry-After": "2"})
     return body

@@ -198,6 +198,7 @@ class Readiness(BaseModel):
     generation: str | None
     documents: int
     paragraphs: int
+    reason: str | None = None  # why not ready (the search backend unreachable...), naming the fix
 
 
 class ErrorItem(BaseModel):

@@ -39,7 +39,7 @@ def baseline_once(index: Index, text: str, k: int) -> float:
     vector = index.embedder.embed_query(text)
     dense = np.asarray(index.vectors) @ vector
     top = np.argpartition(-dense, min(k, len(dense) - 1))[:k]
-    bm25 = index.keyword.scores(index.tokenizer.tokens(text))
+    bm25 = index.store.keyword_scores(index.tokenizer.tokens(text), len(index.chunks), None)
     best = np.argpartition(-bm25, min(k, len(bm25) - 1))[:k]
     _ = sorted(set(top.tolist()) | set(best.tolist()))
     return _ms(started)

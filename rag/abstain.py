@@ -260,7 +260,7 @@ def _make_profile(index: Index) -> tuple[str, frozenset[str]]:
         meta += [d.title, d.subtitle, d.source, *d.event.values()]
     latin = set(_LATIN_TERM.findall(" ".join(meta).lower()))
     latin.update(index.pinyin)  # romanised corpus words (Changsha, Malanshan) are known
-    for word in index.keyword.vocabulary():
+    for word in index.store.vocabulary():
         if word.isascii():
             latin.add(word.lower())
     return to_simplified("\n".join(meta).lower()), frozenset(latin)
@@ -268,10 +268,10 @@ def _make_profile(index: Index) -> tuple[str, frozenset[str]]:
 
 def _known_word(index: Index, word: str, meta_text: str) -> bool:
     low = word.lower()
-    if index.keyword.doc_freq(low) > 0 or low in meta_text:
+    if index.store.doc_freq(low) > 0 or low in meta_text:
         return True
     parts = [t for t in index.tokenizer.tokens(word) if t != low]
-    return bool(parts) and all(index.keyword.doc_freq(t) > 0 for t in parts)
+    return bool(parts) and all(index.store.doc_freq(t) > 0 for t in parts)
 
 
 def _without_mentions(plan: QuestionPlan) -> str:
@@ -341,7 +341,7 @@ def _asked_kinds(words: list[str]) -> set[str]:
 
 def _joins_a_known_word(index: Index, word: str) -> bool:
     """用算力 is 用 + 算力 run together by the tokenizer: a known word with one character more."""
-    return len(word) >= 3 and any(index.keyword.doc_freq(w) > 0 for w in (word[1:], word[:-1]))
+    return len(word) >= 3 and any(index.store.doc_freq(w) > 0 for w in (word[1:], word[:-1]))
 
 
 def _unspoken(index: Index, plan: QuestionPlan, nouns: list[str]) -> list[str]:
@@ -381,7 +381,7 @@ def decide(index: Index, plan: QuestionPlan, similarities: np.ndarray, query_vec
             if flag in ENTITY_FLAGS:
                 entities.append(w)
     entities += unknown_latin_entities(index, rest)
-    specific = [w for w in known if index.keyword.doc_freq(w.lower()) / n_docs < BACKGROUND_SHARE or n_docs < 10]
+    specific = [w for w in known if index.store.doc_freq(w.lower()) / n_docs < BACKGROUND_SHARE or n_docs < 10]
     if len(similarities):
         best = float(similarities.max())
         z = (best - float(similarities.mean())) / (float(similarities.std()) or 1e-6)

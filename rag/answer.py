@@ -71,12 +71,7 @@ def _candidate_similarities(index: Index, hits: Sequence[Hit], query_vector: np.
 def _sentence_sample_vectors(index: Index, size: int = 2048) -> np.ndarray:
     """A fixed sample of the corpus's sentence vectors, gathered once per index (they are read from disk by rows)."""
 
-    def gather() -> np.ndarray:
-        n = len(index.sentence_vectors)
-        rows = np.arange(n) if n <= size else np.sort(np.random.default_rng(0).choice(n, size, replace=False))
-        return np.ascontiguousarray(index.sentence_vectors[rows])
-
-    return index.memo("sentence_sample_vectors", gather)
+    return index.memo("sentence_sample_vectors", lambda: index.store.sentence_sample(size))
 
 
 def ask(

@@ -33,7 +33,7 @@ def pinyin_terms(index: Index, text: str) -> list[str]:
 def is_background(index: Index, word: str, share: float = BACKGROUND_SHARE) -> bool:
     """True for words in at least `share` of the paragraphs (湖南, 文化): context, not a topic."""
     n = len(index.chunks)
-    return n >= 10 and index.keyword.doc_freq(word.lower()) / n >= share
+    return n >= 10 and index.store.doc_freq(word.lower()) / n >= share
 
 
 def shared_topic_words(

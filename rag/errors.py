@@ -28,6 +28,10 @@ class IndexFormatError(IndexUnavailable):
     """The index was written in another format version (by an older or newer program)."""
 
 
+class StoreUnreachable(IndexUnavailable):
+    """The search backend (a Milvus server) does not answer; a server keeps trying and resumes by itself."""
+
+
 class QuestionError(RagError):
     """A question or its options are invalid (empty, too long, unknown speaker…)."""
 

@@ -1,19 +1,20 @@
-"""Retrieval: dense (FAISS), keyword (BM25) and their reciprocal-rank fusion, with speaker/document filters."""
+"""Retrieval: the store's dense and keyword (BM25) rankings, their reciprocal-rank fusion, speaker/document filters."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
 
-import faiss
 import numpy as np
 
 from rag.corpus import Chunk
 from rag.index.load import Index
+from rag.index.local_store import search_one as search_one  # re-exported for bench/scale.py
 from rag.script import to_simplified
 from rag.settings import Settings
+from rag.speakers import speaker_key
+from rag.store import RowFilter
 from rag.vocabulary import SearchMode
 
 
@@ -55,7 +56,7 @@ def _ranks(scores: np.ndarray, rows: np.ndarray, limit: int, positive_only: bool
             return {}
     take = min(limit, len(rows))
     top = np.argpartition(-sub, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
-    top = top[np.argsort(-sub[top], kind="stable")]
+    top = top[np.lexsort((rows[top], -sub[top]))]  # ties by row: the same order whatever else was scored
     out: dict[int, int] = {}
     for rank, i in enumerate(top, start=1):
         if positive_only and sub[i] <= 0:
@@ -83,37 +84,15 @@ def allowed_rows(
     return rows
 
 
-def search_one(dense: Any, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """One query against the FAISS index, on this thread alone.
-
-    For a single query FAISS's OpenMP team costs more in hand-offs than it saves, and far more when the
-    embedding model or other requests hold the other cores (bench/RESULTS.md: 0.3 ms instead of 24 ms
-    at 10 000 paragraphs). The thread count is per calling thread, so builds elsewhere keep every core.
-    """
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        found_scores, found_rows = dense.search(query_vector.reshape(1, -1).astype(np.float32), k)
-    finally:
-        faiss.omp_set_num_threads(threads)
-    return found_scores, found_rows
-
-
-def dense_scores(index: Index, query_vector: np.ndarray, rows: np.ndarray | None, limit: int) -> np.ndarray:
-    """Inner-product scores for every row (-inf where not computed)."""
-    n = len(index.chunks)
-    scores = np.full(n, -np.inf, dtype=np.float32)
-    if n == 0:
-        return scores
-    if rows is not None:
-        if len(rows):
-            scores[rows] = index.vectors[rows] @ query_vector
-        return scores
-    k = min(n, max(limit, 1))
-    found_scores, found_rows = search_one(index.dense, query_vector, k)
-    ok = found_rows[0] >= 0
-    scores[found_rows[0][ok]] = found_scores[0][ok]
-    return scores
+def row_filter(
+    index: Index, speakers: Collection[str] | None, documents: Collection[str] | None
+) -> RowFilter | None:
+    """The filter the store applies: the speakers' keys, the documents, and the rows they allow."""
+    rows = allowed_rows(index, speakers, documents)
+    if rows is None:
+        return None
+    keys = tuple(dict.fromkeys(speaker_key(s) for s in speakers or ()))
+    return RowFilter(speaker_keys=keys, documents=tuple(dict.fromkeys(documents or ())), rows=rows)
 
 
 def sentence_rescore(index: Index, dense: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
@@ -136,7 +115,7 @@ def sentence_rescore(index: Index, dense: np.ndarray, query_vector: np.ndarray) 
 
 def _idf(index: Index, token: str) -> float:
     n = max(1, len(index.chunks))
-    df = index.keyword.doc_freq(token)
+    df = index.store.doc_freq(token)
     return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
 
@@ -147,7 +126,7 @@ def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: 
     speeches (a paraphrase, or English) gets little say from BM25, and the dense ranking leads.
     """
     # English words the corpus does not use are another language, not missing topic words: leave them out.
-    tokens = [t for t in tokens if not (t.isascii() and t.isalpha() and index.keyword.doc_freq(t) == 0)]
+    tokens = [t for t in tokens if not (t.isascii() and t.isalpha() and index.store.doc_freq(t) == 0)]
     atomic = [t for t in dict.fromkeys(tokens) if not any(o != t and o in t for o in tokens)]
     if not atomic or len(rows) == 0:
         return 0.0
@@ -156,7 +135,7 @@ def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: 
         return 0.0
     text = to_simplified(index.chunks[best_row].text).lower()  # tokens are simplified
     max_idf = _idf(index, "\x00")
-    weights = {t: (_idf(index, t) if index.keyword.doc_freq(t) else max_idf) for t in atomic}
+    weights = {t: (_idf(index, t) if index.store.doc_freq(t) else max_idf) for t in atomic}
     covered = sum(w for t, w in weights.items() if t in text)
     return min(1.0, 2.0 * covered / sum(weights.values()))
 
@@ -187,13 +166,13 @@ def search(
     timings["embed"] = (t1 - t0) * 1000
     tokens = index.tokenizer.tokens(question)
     keyword_tokens = index.tokenizer.tokens(keyword_text) if keyword_text is not None else tokens
-    rows = allowed_rows(index, speakers, documents)
+    allowed = row_filter(index, speakers, documents)
+    rows = allowed.rows if allowed is not None else None
     all_rows = rows if rows is not None else np.arange(len(index.chunks))
     limit = max(settings.candidates, top_k)
 
-    dense = dense_scores(index, query_vector, rows, limit)
+    dense, bm25 = index.store.hybrid_scores(query_vector, keyword_tokens, limit, allowed)
     dense = sentence_rescore(index, dense, query_vector)
-    bm25 = index.keyword.scores(keyword_tokens) if keyword_tokens else np.zeros(len(index.chunks), dtype=np.float32)
     scored = np.flatnonzero(np.isfinite(dense)) if rows is None else all_rows[np.isfinite(dense[all_rows])]
     dense_rank = _ranks(dense, scored, limit, positive_only=False)
     bm25_rank = _ranks(bm25, all_rows, limit, positive_only=True)

@@ -201,7 +201,7 @@ def topic_terms(index: Index, plan: QuestionPlan, result: SearchResult) -> list[
     content = [
         t
         for t in result.tokens
-        if t not in alias_words and (len(t) >= 2 or t.isdigit()) and (not t.isascii() or index.keyword.doc_freq(t) > 0)
+        if t not in alias_words and (len(t) >= 2 or t.isdigit()) and (not t.isascii() or index.store.doc_freq(t) > 0)
     ]
     # Search-mode tokens overlap (人才, 培养, 人才培养): keep the atomic ones.
     content = [t for t in content if not any(o != t and o in t for o in content)]

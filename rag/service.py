@@ -22,9 +22,9 @@ from dataclasses import dataclass, replace
 from rag import cedict
 from rag.answer import ask
 from rag.embedding import Embedder
-from rag.errors import RagError
-from rag.index.generations import current_generation
+from rag.errors import RagError, StoreUnreachable
 from rag.index.load import Index, load_index
+from rag.index.serving import serving_name
 from rag.records import Answer, AskRequest
 from rag.settings import Settings
 from rag.vocabulary import ServiceState
@@ -94,6 +94,7 @@ class ServiceStatus:
     chunks: int
     documents: int
     loading: str | None  # generation being loaded in the background, if any
+    reason: str | None = None  # why not ready (the search backend unreachable...), with the fix
 
 
 class Service:
@@ -108,6 +109,7 @@ class Service:
         self._loader: threading.Thread | None = None
         self._loading_name: str | None = None
         self._failed_name: str | None = None
+        self._unreachable: str | None = None  # the last check could not reach the store: why
         self._state: ServiceState = "ready" if index is not None else "loading"
         self._next_check = 0.0
         self._ready = threading.Event()
@@ -164,8 +166,12 @@ class Service:
         with self._lock:
             state = "ready" if index is not None else self._state
             loading = self._loading_name
+            reason = self._unreachable
+        if reason is not None:
+            state = "unreachable"
         return ServiceStatus(
-            ready=index is not None,
+            ready=index is not None and reason is None,
+            reason=reason,
             state=state,
             generation=index.generation if index is not None else None,
             chunks=len(index.chunks) if index is not None else 0,
@@ -197,7 +203,16 @@ class Service:
             if not now and clock < self._next_check:
                 return None
             self._next_check = clock + self.settings.reload_check_seconds
-            name = current_generation(self.settings.index_dir)
+            try:
+                name = serving_name(self.settings)
+            except StoreUnreachable as exc:
+                if self._unreachable is None:
+                    log.error("%s", exc)
+                self._unreachable = str(exc)
+                return None
+            if self._unreachable is not None:
+                log.info("the search backend answers again")
+                self._unreachable = None
             serving = self._index.folder.name if self._index is not None else None
             if name is None:
                 if serving is None and self._state != "missing":

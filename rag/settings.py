@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.files.limits import FileLimits
 from rag.logs import LogFormat
 from rag.paths import default_data_dir
-from rag.vocabulary import EmbedderBackend, SearchMode
+from rag.vocabulary import EmbedderBackend, SearchMode, StoreBackend
 
 
 class Settings(BaseSettings):
@@ -54,6 +54,20 @@ class Settings(BaseSettings):
         20_000,
         ge=1,
         description="Chunk count above which the dense index switches from exact search to IVF (float16 codes).",
+    )
+
+    # Search backend (docs/scale-out.md)
+    backend: StoreBackend = Field(
+        "local", description="Where vectors and the keyword index live: `local` files or a `milvus` server or cluster."
+    )
+    milvus_uri: str = Field(
+        "",
+        description="Milvus to use with RAG_BACKEND=milvus: `http://host:19530`, a Zilliz Cloud URI, or a file "
+        "for embedded milvus-lite (empty: `milvus.db` in the index folder).",
+    )
+    milvus_token: str = Field("", description="Milvus token (`user:password` or an API key; empty: none).")
+    milvus_prefix: str = Field(
+        "rag", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$", description="Prefix of this index's Milvus collections."
     )
 
     # Retrieval

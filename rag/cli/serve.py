@@ -18,6 +18,11 @@ def check_for_serving(settings: Settings) -> None:
     from rag.index.generations import read_manifest, serving_folder, verify_files
     from rag.index.load import index_status
 
+    if settings.backend == "milvus":
+        from rag.index.milvus.sync import check_for_serving as check_milvus
+
+        check_milvus(settings, build=lambda: load_for_query(settings))
+        return
     if index_status(settings, get_embedder(settings).id) != "ok":
         load_for_query(settings)
         return

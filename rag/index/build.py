@@ -292,6 +292,10 @@ def build_under_lock(
     write_generation(tmp, docs, embedder, settings, digest, name, progress, cache)
     final = index_dir / name
     os.rename(tmp, final)
+    if settings.backend == "milvus":  # serving switches there; this folder stays the builder's vector cache
+        from rag.index.milvus.publish import publish_to_milvus
+
+        publish_to_milvus(settings, final)
     publish(index_dir, final)
     return final
 

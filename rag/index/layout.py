@@ -35,6 +35,7 @@ SENTENCES = "sentences.npy"
 SENTENCE_VECTORS = "sentence_vectors.npy"
 ANCHOR_VECTORS = "anchor_vectors.npy"
 BM25 = "bm25"
+TERMS = "terms.json"  # Milvus generations only: keyword token → [id, paragraphs holding it]
 PINYIN = "pinyin.json"
 SOURCES = "sources"
 
@@ -100,6 +101,15 @@ class EmbeddingStats:
 
 
 @dataclass(frozen=True)
+class MilvusCollections:
+    """Where a generation published to Milvus keeps its paragraphs, sentences and metadata files."""
+
+    paragraphs: str
+    sentences: str
+    files: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What a generation is: its format, embedder, corpus, counts, and the checksum of every other file."""
 
@@ -114,10 +124,13 @@ class Manifest:
     build_seconds: float
     files: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    milvus: MilvusCollections | None = None  # None: the vectors and keyword index are this folder's files
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["dense_index"] = {k: v for k, v in data["dense_index"].items() if v is not None}
+        if data["milvus"] is None:
+            del data["milvus"]
         return data
 
     @classmethod
@@ -136,6 +149,7 @@ class Manifest:
                 built_at=str(data["built_at"]),
                 build_seconds=float(data["build_seconds"]),
                 files={str(k): str(v) for k, v in dict(data["files"]).items()},
+                milvus=MilvusCollections(**data["milvus"]) if data.get("milvus") is not None else None,
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"the manifest is malformed ({type(exc).__name__}: {exc})") from None

@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.corpus import Chunk, DocumentInfo, corpus_hash
 from rag.embedding import Embedder
-from rag.errors import IndexFormatError, IndexUnavailable
+from rag.errors import IndexFormatError, IndexUnavailable, StoreUnreachable
 from rag.index import layout
 from rag.index.build import (
     Progress,
@@ -29,16 +29,18 @@ from rag.index.build import (
 from rag.index.generations import (
     FIX,
     build_lock,
-    current_generation,
     read_manifest,
     serving_folder,
     verify_files,
 )
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.index.layout import EmbedderRef, Manifest
+from rag.index.local_store import LocalStore
 from rag.index.rows import RowMatrix
+from rag.index.serving import serving_name
 from rag.settings import Settings
 from rag.speakers import SpeakerRegistry, speaker_key
+from rag.store import ParagraphStore, VectorRows
 from rag.vocabulary import IndexStatus
 
 log = logging.getLogger("rag.index")
@@ -114,12 +116,9 @@ class Index:
     chunks: list[Chunk]
     documents: list[DocumentInfo]
     registry: SpeakerRegistry
-    vectors: RowMatrix  # (chunks, d) float32, read by rows
-    dense: Any  # faiss.Index
-    keyword: KeywordIndex
+    store: ParagraphStore  # vectors and keyword search: local files or Milvus (rag.store)
     tokenizer: KeywordTokenizer
     sentences: np.ndarray  # (n, 3) int32: chunk row, start, end
-    sentence_vectors: RowMatrix  # (sentences, d) float32, read by rows
     sources: SourceTexts
     embedder: Embedder
     anchor_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
@@ -132,6 +131,16 @@ class Index:
     @property
     def generation(self) -> str:
         return self.manifest.generation
+
+    @property
+    def vectors(self) -> VectorRows:
+        """(chunks, d) float32 paragraph vectors, read by rows from the store."""
+        return self.store.paragraph_vectors
+
+    @property
+    def sentence_vectors(self) -> VectorRows:
+        """(sentences, d) float32 sentence vectors, read by rows from the store."""
+        return self.store.sentence_vectors
 
     def chunk_by_id(self, chunk_id: str) -> Chunk | None:
         return self._by_id.get(chunk_id)
@@ -156,38 +165,75 @@ class Index:
         self._by_id = {c.id: c for c in self.chunks}
         self._documents = {d.slug: d for d in self.documents}
         self.sentence_rows = SentenceSpans(self.sentences, len(self.chunks))
-        by_speaker: dict[str, list[int]] = {}
-        by_doc: dict[str, list[int]] = {}
-        answers: dict[str, list[int]] = {}
-        for row, c in enumerate(self.chunks):
-            # Filed under everyone whose words it holds, and under its own voice when that is the document's.
-            for name in dict.fromkeys([*c.persons(), *([] if c.own_voice_is_a_person else [c.speaker])]):
-                by_speaker.setdefault(speaker_key(name), []).append(row)
-            by_doc.setdefault(c.document, []).append(row)
-            if c.question:
-                answers.setdefault(c.question, []).append(row)
-        # A question is filed under the people who answer it too: asked of them, it stands for their answer.
-        row_of = {c.id: row for row, c in enumerate(self.chunks)}
-        for question, rows in answers.items():
-            for name in dict.fromkeys(n for r in rows for n in self.chunks[r].persons()):
-                by_speaker.setdefault(speaker_key(name), []).append(row_of[question])
-        self.rows_by_speaker = {k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_speaker.items()}
-        self.rows_by_document = {k: np.array(v, dtype=np.int64) for k, v in by_doc.items()}
-        self.answer_rows = {k: tuple(v) for k, v in answers.items()}
+        self.rows_by_speaker, self.rows_by_document, self.answer_rows = file_rows(self.chunks)
 
     def speaker_rows(self, name: str) -> np.ndarray:
         """The rows of every paragraph holding words of the speaker (by name, in either script)."""
         return self.rows_by_speaker.get(speaker_key(name), np.zeros(0, dtype=np.int64))
 
 
+def file_rows(chunks: list[Chunk]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+    """Rows by speaker key, rows by document, and each question's answers' rows (what filters select)."""
+    by_speaker: dict[str, list[int]] = {}
+    by_doc: dict[str, list[int]] = {}
+    answers: dict[str, list[int]] = {}
+    for row, c in enumerate(chunks):
+        # Filed under everyone whose words it holds, and under its own voice when that is the document's.
+        for name in dict.fromkeys([*c.persons(), *([] if c.own_voice_is_a_person else [c.speaker])]):
+            by_speaker.setdefault(speaker_key(name), []).append(row)
+        by_doc.setdefault(c.document, []).append(row)
+        if c.question:
+            answers.setdefault(c.question, []).append(row)
+    # A question is filed under the people who answer it too: asked of them, it stands for their answer.
+    row_of = {c.id: row for row, c in enumerate(chunks)}
+    for question, rows in answers.items():
+        for name in dict.fromkeys(n for r in rows for n in chunks[r].persons()):
+            by_speaker.setdefault(speaker_key(name), []).append(row_of[question])
+    return (
+        {k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_speaker.items()},
+        {k: np.array(v, dtype=np.int64) for k, v in by_doc.items()},
+        {k: tuple(v) for k, v in answers.items()},
+    )
+
+
 # ---------------------------------------------------------------- loading
+
+
+def open_local_store(folder: Path, manifest: Manifest, n_chunks: int) -> LocalStore:
+    """The generation's FAISS index, BM25 postings and vector files."""
+    # Read by rows (rag.index.rows): a query reads only its candidates' rows (the dense index has its own
+    # copy for unfiltered search), so resident memory does not grow with the corpus's vectors.
+    vectors = RowMatrix(folder / layout.VECTORS)
+    sentence_vectors = RowMatrix(folder / layout.SENTENCE_VECTORS)
+    dense = faiss.read_index(str(folder / layout.DENSE))
+    if dense.ntotal != n_chunks:
+        raise ValueError(f"the dense index holds {dense.ntotal} paragraphs, not {n_chunks}")
+    if manifest.dense_index.nprobe is not None and hasattr(dense, "nprobe"):
+        dense.nprobe = manifest.dense_index.nprobe
+    return LocalStore(vectors, dense, KeywordIndex.load(folder / layout.BM25, n_chunks), sentence_vectors)
+
+
+def open_store(settings: Settings, folder: Path, manifest: Manifest, n_chunks: int) -> ParagraphStore:
+    """The store a generation's manifest names: its own files, or the Milvus collections it was published to."""
+    if manifest.milvus is None:
+        return open_local_store(folder, manifest, n_chunks)
+    from rag.index.milvus.store import open_milvus_store
+
+    return open_milvus_store(settings, folder, manifest, n_chunks)
+
+
+def milvus_folder(settings: Settings) -> Path:
+    """The local copy of the generation Milvus serves (fetched from Milvus when this machine has none)."""
+    from rag.index.milvus.sync import serving_copy
+
+    return serving_copy(settings)
 
 
 def load_index(settings: Settings, embedder: Embedder | None = None, verify: bool = True) -> Index:
     """Load and verify the serving generation; refuses a missing, corrupt or mismatched index."""
     from rag.embedding import get_embedder
 
-    folder = serving_folder(settings.index_dir)
+    folder = serving_folder(settings.index_dir) if settings.backend == "local" else milvus_folder(settings)
     manifest = read_manifest(folder)
     if verify:
         verify_files(folder, manifest)
@@ -203,42 +249,32 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
         documents = layout.read_documents(folder)
         speakers = layout.read_speakers(folder)
         words = layout.read_user_words(folder)
-        # Read by rows (rag.index.rows): a query reads only its candidates' rows (the dense index has its own
-        # copy for unfiltered search), so resident memory does not grow with the corpus's vectors.
-        vectors = RowMatrix(folder / layout.VECTORS)
         sentences = np.load(folder / layout.SENTENCES, allow_pickle=False)
-        sentence_vectors = RowMatrix(folder / layout.SENTENCE_VECTORS)
         anchor_vectors = np.load(folder / layout.ANCHOR_VECTORS, allow_pickle=False)
-        dense = faiss.read_index(str(folder / layout.DENSE))
-        keyword = KeywordIndex.load(folder / layout.BM25, len(chunks))
         missing = [d.slug for d in documents if not layout.source_path(folder, d.slug).is_file()]
         if missing:
             raise OSError(f"missing sources: {', '.join(missing[:3])}")
         sources = SourceTexts(folder / layout.SOURCES, (d.slug for d in documents))
         pinyin = layout.read_pinyin(folder)
+        store = open_store(settings, folder, manifest, len(chunks))
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexUnavailable(f"The index at {folder} cannot be read ({type(exc).__name__}); {FIX}.") from None
     if (
         len(chunks) != manifest.counts.chunks
-        or vectors.shape != (len(chunks), embedder.dimension)
-        or dense.ntotal != len(chunks)
-        or len(sentences) != len(sentence_vectors)
+        or store.paragraph_vectors.shape != (len(chunks), embedder.dimension)
+        or len(sentences) != len(store.sentence_vectors)
     ):
+        store.close()
         raise IndexUnavailable(f"The index at {folder} is inconsistent (counts differ from its manifest); {FIX}.")
-    if manifest.dense_index.nprobe is not None and hasattr(dense, "nprobe"):
-        dense.nprobe = manifest.dense_index.nprobe
     return Index(
         folder=folder,
         manifest=manifest,
         chunks=chunks,
         documents=documents,
         registry=SpeakerRegistry.from_speakers(speakers),
-        vectors=vectors,
-        dense=dense,
-        keyword=keyword,
+        store=store,
         tokenizer=KeywordTokenizer(w for w in words if w),
         sentences=sentences,
-        sentence_vectors=sentence_vectors,
         sources=sources,
         embedder=embedder,
         anchor_vectors=anchor_vectors,
@@ -250,12 +286,14 @@ def index_status(settings: Settings, embedder_id: str | None = None) -> IndexSta
     """Why the index needs building: "missing", "format-changed", "corpus-changed", "embedder-changed",
     "unreadable", or "ok"."""
     try:
-        folder = serving_folder(settings.index_dir)
+        folder = serving_folder(settings.index_dir) if settings.backend == "local" else milvus_folder(settings)
         manifest = read_manifest(folder)
     except IndexFormatError:
         return "format-changed"
+    except StoreUnreachable:
+        raise  # not a reason to build: the store is away
     except IndexUnavailable:
-        return "missing" if current_generation(settings.index_dir) is None else "unreadable"
+        return "missing" if serving_name(settings) is None else "unreadable"
     if manifest.corpus_hash != corpus_hash(settings.corpus_dir):
         return "corpus-changed"
     if embedder_id is not None and manifest.embedder.id != embedder_id:

@@ -1,0 +1,81 @@
+"""The local backend of `rag.store.ParagraphStore`: FAISS, bm25s and the vector files of a generation folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import faiss
+import numpy as np
+
+from rag.index.keywords import KeywordIndex
+from rag.index.rows import RowMatrix
+from rag.store import RowFilter, rounded_scores, sample_rows
+from rag.vocabulary import StoreBackend
+
+
+def search_one(dense: Any, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """One query against the FAISS index, on this thread alone.
+
+    For a single query FAISS's OpenMP team costs more in hand-offs than it saves, and far more when the
+    embedding model or other requests hold the other cores (bench/RESULTS.md: 0.3 ms instead of 24 ms
+    at 10 000 paragraphs). The thread count is per calling thread, so builds elsewhere keep every core.
+    """
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        found_scores, found_rows = dense.search(query_vector.reshape(1, -1).astype(np.float32), k)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return found_scores, found_rows
+
+
+class LocalStore:
+    """One generation's search files on this machine (everything in memory or read by rows from disk)."""
+
+    backend: StoreBackend = "local"
+
+    def __init__(self, vectors: RowMatrix, dense: Any, keyword: KeywordIndex, sentence_vectors: RowMatrix) -> None:
+        self.paragraph_vectors = vectors
+        self.sentence_vectors = sentence_vectors
+        self.dense = dense  # faiss.Index
+        self.keyword = keyword
+
+    def dense_search(self, query_vector: np.ndarray, limit: int, allowed: RowFilter | None) -> np.ndarray:
+        n = len(self.paragraph_vectors)
+        scores = np.full(n, -np.inf, dtype=np.float32)
+        if n == 0:
+            return scores
+        if allowed is not None:
+            if len(allowed.rows):
+                scores[allowed.rows] = self.paragraph_vectors[allowed.rows] @ query_vector
+            return scores
+        found_scores, found_rows = search_one(self.dense, query_vector, min(n, max(limit, 1)))
+        ok = found_rows[0] >= 0
+        scores[found_rows[0][ok]] = found_scores[0][ok]
+        return scores
+
+    def keyword_scores(self, tokens: Sequence[str], limit: int, allowed: RowFilter | None) -> np.ndarray:
+        if not tokens:
+            return np.zeros(len(self.paragraph_vectors), dtype=np.float32)
+        return rounded_scores(self.keyword.scores(list(tokens)).copy())
+
+    def hybrid_scores(
+        self, query_vector: np.ndarray, tokens: Sequence[str], limit: int, allowed: RowFilter | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.dense_search(query_vector, limit, allowed), self.keyword_scores(tokens, limit, allowed)
+
+    def doc_freq(self, token: str) -> int:
+        return self.keyword.doc_freq(token)
+
+    def vocabulary(self) -> set[str]:
+        return self.keyword.vocabulary()
+
+    def rows_with(self, token: str, limit: int) -> list[int]:
+        return self.keyword.rows_with(token, limit)
+
+    def sentence_sample(self, size: int) -> np.ndarray:
+        return np.ascontiguousarray(self.sentence_vectors[sample_rows(len(self.sentence_vectors), size)])
+
+    def close(self) -> None:
+        """Nothing to release: the row files close when the matrices are collected."""
