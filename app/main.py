@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import admin
+from app.admission import AnswerAdmission, ClientAddress
 from app.deps import FeedbackUnavailable
 from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
 from app.routes import STATIC_DIR, api, pages
@@ -89,6 +90,13 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     _add_error_handlers(app)
 
     # Middleware runs outermost-last-added: headers on everything, the request id, the 500 guard, the body limit, …
+    app.add_middleware(
+        AnswerAdmission,
+        slots=settings.answer_slots,
+        wait_seconds=settings.admission_wait_seconds,
+        client_at_once=settings.client_asks_at_once,
+        client_seconds_per_minute=settings.client_answer_seconds_per_minute,
+    )
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(LoadShedding, limit=settings.max_concurrent_requests)
@@ -105,6 +113,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.add_middleware(CatchAll)
     app.add_middleware(RequestId)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)  # first: every layer sees the real client
     return app
 
 

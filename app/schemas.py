@@ -82,7 +82,9 @@ class AskRequest(Strict):
         },
     )
 
-    question: Question = Field(description=f"1–{MAX_QUESTION_CHARS} characters after trimming.")
+    question: Question = Field(
+        description=f"1–{MAX_QUESTION_CHARS} characters after trimming (what the embedding model reads in one pass)."
+    )
     top_k: WholeNumber = Field(
         5, ge=MIN_TOP_K, le=MAX_TOP_K, description="Quotes to return (for multi-speaker questions: speakers)."
     )
@@ -112,6 +114,20 @@ class Timings(BaseModel):
     total: float
 
 
+class EmbeddingWindow(BaseModel):
+    """What the embedding model read of the question as searched: a prefix of it when `truncated`."""
+
+    embedded_chars: int
+    question_chars: int
+    truncated: bool
+
+
+class Diagnostics(BaseModel):
+    """How the answer was made, beyond its timings."""
+
+    embedding: EmbeddingWindow | None = Field(description="Null when nothing was embedded (no words to look for).")
+
+
 class AskResponse(BaseModel):
     """The answer object (as `rag ask --json` prints it) plus the request's id, cache flag and cited documents."""
 
@@ -128,6 +144,7 @@ class AskResponse(BaseModel):
     resolved_question: str
     generation: str = Field(description="The index generation that answered.")
     timings_ms: Timings
+    diagnostics: Diagnostics
     ask_id: str = Field(description="Id of this answer; send it with POST /feedback.")
     cached: bool = Field(description="True when served from the answer cache.")
     documents: dict[str, DocumentRef] = Field(description="The documents the quotes come from, by slug.")

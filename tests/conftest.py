@@ -16,6 +16,9 @@ from rag.cli import main as rag_cli
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 SPEECHES = ROOT / "tests" / "fixtures" / "speeches"
+# One address (the test client, or 127.0.0.1) asks every test's questions: the per-client limits, on by default,
+# are switched off for the shared settings; tests of the limits set them explicitly (test_admission.py).
+NO_CLIENT_LIMITS = {"rate_limit_per_minute": 0, "client_answer_seconds_per_minute": 0, "client_asks_at_once": 1000}
 SPEECH_DOCUMENTS = sorted(p for p in SPEECHES.glob("*.txt") if not p.name.startswith("refusal"))
 
 
@@ -33,7 +36,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     index_dir = tmp_path_factory.mktemp("index")
     feedback = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
-    return Settings(corpus_dir=corpus_dir, index_dir=index_dir, feedback_db=feedback)
+    return Settings(corpus_dir=corpus_dir, index_dir=index_dir, feedback_db=feedback, **NO_CLIENT_LIMITS)
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +53,9 @@ def index(settings: Settings, built: Path) -> Index:
 @pytest.fixture()
 def fresh_settings(tmp_path: Path, corpus_dir: Path) -> Iterator[Settings]:
     """Settings with an empty index folder of their own, for tests that build, break or swap indexes."""
-    yield Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", feedback_db=tmp_path / "fb.sqlite3")
+    yield Settings(
+        corpus_dir=corpus_dir, index_dir=tmp_path / "index", feedback_db=tmp_path / "fb.sqlite3", **NO_CLIENT_LIMITS
+    )
 
 
 @pytest.fixture(scope="session")

@@ -64,5 +64,6 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         log_config=None,  # keep the JSON set-up above; uvicorn's loggers propagate to it
         log_level="info",
         access_log=False,  # app.access writes one line per request, with its request id
+        proxy_headers=False,  # uvicorn trusts X-Forwarded-For from 127.0.0.1; RAG_TRUSTED_PROXIES decides instead
         timeout_graceful_shutdown=10,
     )
