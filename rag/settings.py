@@ -32,6 +32,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest accepted source document, in bytes (a newspaper page PDF with photos is 1–10 MB).",
     )
+    max_paragraph_chars: int = Field(
+        2000,
+        ge=100,
+        description="Longest paragraph an added document may have (a longer one is refused with its line: "
+        "lines that never break embed as one huge paragraph; 2 000 characters is ~4 of the model's windows).",
+    )
+    add_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="Longest an add (`rag add`, POST /documents) may take to index; past it the add is undone "
+        "and refused with the reason.",
+    )
     file_read_seconds: float = Field(
         30.0,
         gt=0,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support.stores import copy_store
+from support.stores import NO_CLIENT_LIMITS, copy_store
 
 from rag import Index, Settings, build_index, load_index
 from rag.cli import main as rag_cli
@@ -16,9 +16,6 @@ from rag.cli import main as rag_cli
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 SPEECHES = ROOT / "tests" / "fixtures" / "speeches"
-# One address (the test client, or 127.0.0.1) asks every test's questions: the per-client limits, on by default,
-# are switched off for the shared settings; tests of the limits set them explicitly (test_admission.py).
-NO_CLIENT_LIMITS = {"rate_limit_per_minute": 0, "client_answer_seconds_per_minute": 0, "client_asks_at_once": 1000}
 SPEECH_DOCUMENTS = sorted(p for p in SPEECHES.glob("*.txt") if not p.name.startswith("refusal"))
 
 
