@@ -185,6 +185,7 @@ def readyz(service: ServiceDep) -> Any:
     service.refresh()
     st = service.status()
     body = {"status": st.state, "generation": st.generation, "documents": st.documents, "paragraphs": st.chunks}
+    body.update(rebuilding=st.rebuilding, last_build_error=st.last_build_error, detail=st.detail)
     if not st.ready:
         return JSONResponse(status_code=503, content=body, headers={"Retry-After": "2"})
     return body

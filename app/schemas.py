@@ -190,6 +190,9 @@ class Readiness(BaseModel):
     generation: str | None
     documents: int
     paragraphs: int
+    rebuilding: bool = Field(False, description="A build of a newer generation is under way.")
+    last_build_error: str | None = Field(None, description="Why the last background rebuild failed, if it did.")
+    detail: str = Field("", description="One line, e.g. `serving generation X, rebuilding`.")
 
 
 class ErrorItem(BaseModel):

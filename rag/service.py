@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from rag.answer import ask
 from rag.embedding import Embedder
 from rag.errors import RagError
+from rag.index.background import BuildOutcome, build_in_progress
 from rag.index.generations import current_generation
 from rag.index.load import Index, load_index
 from rag.records import Answer, AskRequest
@@ -93,6 +94,18 @@ class ServiceStatus:
     chunks: int
     documents: int
     loading: str | None  # generation being loaded in the background, if any
+    rebuilding: bool = False  # a build holds the index folder's lock (a background rebuild, `rag build`, an add)
+    last_build_error: str | None = None  # why the last background rebuild failed, when it did
+
+    @property
+    def detail(self) -> str:
+        """One line for /readyz: `serving generation X, rebuilding`."""
+        serving = f"serving generation {self.generation}" if self.generation else f"not serving ({self.state})"
+        if self.rebuilding:
+            return f"{serving}, rebuilding"
+        if self.last_build_error:
+            return f"{serving}; the last rebuild failed: {self.last_build_error}"
+        return serving
 
 
 class Service:
@@ -163,6 +176,7 @@ class Service:
         with self._lock:
             state = "ready" if index is not None else self._state
             loading = self._loading_name
+        outcome = BuildOutcome.read(self.settings.index_dir)
         return ServiceStatus(
             ready=index is not None,
             state=state,
@@ -170,6 +184,8 @@ class Service:
             chunks=len(index.chunks) if index is not None else 0,
             documents=len(index.documents) if index is not None else 0,
             loading=loading,
+            rebuilding=build_in_progress(self.settings.index_dir),
+            last_build_error=outcome.error if outcome is not None and not outcome.ok else None,
         )
 
     def refresh(self, *, force: bool = False, wait: bool = False) -> None:

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="Longest an add (`rag add`, POST /documents) may take to index; past it the add is undone "
         "and refused with the reason.",
     )
+    rebuild_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Longest the background rebuild `rag serve` starts for a stale index may run before it is "
+        "stopped and reported (the last good generation serves meanwhile).",
+    )
     file_read_seconds: float = Field(
         30.0,
         gt=0,

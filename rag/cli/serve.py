@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import click
 
-from rag.cli.base import Context, load_for_query, pass_ctx, run_guarded
+from rag.cli.base import Context, pass_ctx, run_guarded
 from rag.settings import Settings
 
 
-def check_for_serving(settings: Settings) -> None:
-    """Build the index when missing or stale; else only check its files: every server worker loads it itself.
+def check_for_serving(settings: Settings) -> str | None:
+    """Why the index needs a rebuild (None: it is current and its files check out). Nothing is built here:
+    the servers start on the last good generation and `rag.index.background` rebuilds beside them.
 
-    Loading it here as well cost ~0.8 s of start-up (jieba's dictionary, BM25, FAISS) for nothing.
+    Loading the index here as well cost ~0.8 s of start-up (jieba's dictionary, BM25, FAISS) for nothing.
     """
     from rag.embedding import get_embedder
+    from rag.errors import RagError
     from rag.index.generations import read_manifest, serving_folder, verify_files
     from rag.index.load import index_status
 
-    if index_status(settings, get_embedder(settings).id) != "ok":
-        load_for_query(settings)
-        return
-    folder = serving_folder(settings.index_dir)
-    verify_files(folder, read_manifest(folder))
+    status = index_status(settings, get_embedder(settings).id)
+    if status != "ok":
+        return status
+    try:
+        folder = serving_folder(settings.index_dir)
+        verify_files(folder, read_manifest(folder))
+    except RagError as exc:
+        return f"damaged: {exc}"
+    return None
 
 
 @click.command()
@@ -42,7 +48,12 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
 
     configure_logging(force=True)  # JSON lines on stderr; each worker process sets the same up in create_app()
     settings = ctx.settings
-    run_guarded(lambda: check_for_serving(settings))
+    from rag.index.background import start_rebuild, stop_rebuild
+
+    stale = run_guarded(lambda: check_for_serving(settings))
+    rebuild = start_rebuild(settings, stale) if stale else None
+    if stale:
+        click.echo(f"The index needs a rebuild ({stale}): serving the last good generation meanwhile.", err=True)
     # Worker processes read their settings from the environment: pass the CLI's choices on.
     for name in ("corpus_dir", "index_dir", "embedder", "embedding_model"):
         os.environ[f"RAG_{name.upper()}"] = str(getattr(settings, name))
@@ -67,3 +78,5 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         proxy_headers=False,  # uvicorn trusts X-Forwarded-For from 127.0.0.1; RAG_TRUSTED_PROXIES decides instead
         timeout_graceful_shutdown=10,
     )
+    if rebuild is not None:
+        stop_rebuild(rebuild)
