@@ -36,7 +36,7 @@ def check_for_serving(settings: Settings) -> str | None:
 @click.option("--workers", type=click.IntRange(1, 32), help="Worker processes [env RAG_WORKERS, default 1].")
 @pass_ctx
 def serve(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
-    """Start the web chat and HTTP API (builds the index first if needed).
+    """Start the web chat and HTTP API (rebuilds a missing or stale index in the background).
 
     Example: rag serve --host 127.0.0.1 --port 8000 --workers 2
     """
