@@ -167,3 +167,21 @@ def test_an_add_past_its_time_limit_is_undone_and_says_why(settings: Settings, b
         add_documents(local, [Upload("slow-speech.txt", speech(3, 400, seed=3))])
     assert "RAG_ADD_SECONDS" in str(refused.value) and "undone" in str(refused.value)
     assert sorted(p.name for p in local.corpus_dir.iterdir()) == before
+
+
+@pytest.mark.parametrize("name", [".hidden.md", ".txt", "folder/.env.txt"])
+def test_a_file_name_starting_with_a_dot_is_refused_with_the_reason(settings: Settings, name: str) -> None:
+    with pytest.raises(CorpusError) as refused:
+        prepare(settings, [Upload(name, speech(2, 100))])
+    assert "starts with a dot" in str(refused.value)
+
+
+def test_the_admin_endpoint_refuses_a_dot_file_name_with_a_4xx(settings: Settings, built: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    local = copy_store(settings, tmp_path).model_copy(update={"admin_token": TOKEN})
+    with TestClient(create_app(local)) as client:
+        r = client.post(
+            "/documents", files={"file": (".hidden.md", speech(2, 100))}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+    assert r.status_code == 422 and "starts with a dot" in r.json()["detail"], r.text

@@ -66,6 +66,9 @@ def _check_name(name: str) -> str:
     refuse_dotdot(name)
     if not base or _CONTROL.search(name):
         raise CorpusError(name or "(no name)", "the file name is empty or has control characters")
+    if base.startswith("."):
+        # A hidden file has no name before its extension to make a slug of (`.hidden.md`): say so, never crash.
+        raise CorpusError(name, "the file name starts with a dot (a hidden file); rename it, e.g. `hidden.md`")
     return base
 
 
