@@ -21,12 +21,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import admin
 from app.admission import AnswerAdmission, ClientAddress
+from app.ask_ids import AskIds
 from app.deps import FeedbackUnavailable
 from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
 from app.routes import STATIC_DIR, api, pages
 from rag import QuestionError, RagError, Settings, get_settings
 from rag.errors import UnknownFilter
-from rag.feedback import FeedbackStore, QuestionLog
+from rag.feedback import FeedbackFull, FeedbackStore, QuestionLog
 from rag.logs import add_secret, configure_logging
 from rag.records import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS
 from rag.service import NotReady, Service
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     configure_logging()  # JSON lines, unless a test runner or an embedding application set logging up already
     settings = settings or get_settings()
     add_secret(settings.admin_token)
+    add_secret(settings.feedback_secret)
     service = service or Service(settings)
     store, question_log = _open_feedback(settings)
 
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.service = service
     app.state.feedback = store
     app.state.question_log = question_log
+    app.state.ask_ids = AskIds.for_settings(settings)
 
     app.include_router(api)
     app.include_router(pages)
@@ -99,6 +102,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     )
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    if settings.feedback_per_minute > 0:
+        app.add_middleware(RateLimit, per_minute=settings.feedback_per_minute, paths=("/feedback",))
     app.add_middleware(LoadShedding, limit=settings.max_concurrent_requests)
     upload_limit = max(settings.max_body_bytes, settings.max_document_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, wide={"/documents": upload_limit})
@@ -119,7 +124,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
 def _open_feedback(settings: Settings) -> tuple[FeedbackStore | None, QuestionLog | None]:
     try:
-        store = FeedbackStore(settings.feedback_db)
+        store = FeedbackStore(settings.feedback_db, settings.max_feedback_rows, settings.max_logged_questions)
     except (sqlite3.Error, OSError):
         # The chat still answers; POST /feedback says 503 and the log says why.
         log.exception("feedback database %s cannot be opened; feedback is disabled", settings.feedback_db)
@@ -194,6 +199,11 @@ def _add_error_handlers(app: FastAPI) -> None:
             content={"detail": "The index is unavailable right now; please retry shortly."},
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(FeedbackFull)
+    async def feedback_full(request: Request, exc: FeedbackFull) -> JSONResponse:
+        log.error("feedback refused: %s (RAG_MAX_FEEDBACK_ROWS)", exc)
+        return JSONResponse(status_code=503, content={"detail": "Feedback storage is full; it is not kept."})
 
     @app.exception_handler(sqlite3.Error)
     async def database_error(request: Request, exc: sqlite3.Error) -> JSONResponse:

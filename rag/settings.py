@@ -91,6 +91,23 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (empty: no CORS).")
     feedback_db: Path = Field(Path("feedback.sqlite3"), description="SQLite file for feedback and the question log.")
     log_questions: bool = Field(True, description="Record every question asked (off: only explicit feedback).")
+    feedback_secret: str = Field(
+        "",
+        description="Key that signs ask ids, so /feedback takes only ids this server issued (empty: a random key "
+        "kept in `<RAG_FEEDBACK_DB>.key`, shared by the workers using that file).",
+    )
+    feedback_per_minute: int = Field(
+        30, ge=0, description="POST /feedback requests per minute per client address, 429 above (0: no limit)."
+    )
+    max_feedback_rows: int = Field(
+        100_000,
+        ge=0,
+        description="Feedback rows kept at most; beyond, feedback on further answers is refused with 503 and "
+        "nothing given is deleted (0: no cap; a row is at most ~25 KB).",
+    )
+    max_logged_questions: int = Field(
+        1_000_000, ge=0, description="Logged questions kept at most, the oldest deleted first (0: no cap)."
+    )
     admin_token: str = Field("", description="Bearer token for the admin endpoints (empty: admin endpoints disabled).")
     rate_limit_per_minute: int = Field(
         60, ge=0, description="Requests per minute per client address for /ask, 429 above (0: no limit)."

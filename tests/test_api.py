@@ -51,7 +51,7 @@ def test_ask_returns_the_answer_object_with_timings(client: TestClient) -> None:
     assert body["language"] == "zh"
     assert set(body["timings_ms"]) == {"embed", "search", "answer", "total"}
     assert all(v >= 0 for v in body["timings_ms"].values())
-    assert re.fullmatch(r"[0-9a-f]{32}", body["ask_id"])
+    assert re.fullmatch(r"[0-9a-f]{48}", body["ask_id"])
     assert body["generation"].startswith("gen-")
     first = body["quotes"][0]
     assert first["speaker"] == "张冬"

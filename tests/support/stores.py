@@ -40,6 +40,7 @@ NO_CLIENT_LIMITS: dict[str, int] = {
     "rate_limit_per_minute": 0,
     "client_answer_seconds_per_minute": 0,
     "client_asks_at_once": 1000,
+    "feedback_per_minute": 0,
 }
 
 
