@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app import admin
 from app.admission import AnswerAdmission, ClientAddress
 from app.ask_ids import AskIds
+from app.body_gate import AdminGate, BodyDeadline
 from app.deps import FeedbackUnavailable
 from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
 from app.routes import STATIC_DIR, api, pages
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.add_middleware(LoadShedding, limit=settings.max_concurrent_requests)
     upload_limit = max(settings.max_body_bytes, settings.max_document_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, wide={"/documents": upload_limit})
+    app.add_middleware(BodyDeadline, seconds=settings.body_timeout_seconds, max_buffered=settings.max_buffered_bytes)
+    app.add_middleware(AdminGate, token=settings.admin_token)  # the token before a byte of an upload is read
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

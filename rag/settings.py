@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `rag serve` listens on.")
     workers: int = Field(1, ge=1, le=32, description="Worker processes for `rag serve`.")
     max_body_bytes: int = Field(65_536, ge=1, description="Largest accepted request body, in bytes (413 above).")
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest a request body may take to arrive (408 after); slow senders hold memory."
+    )
+    max_buffered_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1,
+        description="Request-body bytes one worker holds at once for all requests (503 with Retry-After beyond).",
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (empty: no CORS).")
     feedback_db: Path = Field(Path("feedback.sqlite3"), description="SQLite file for feedback and the question log.")
     log_questions: bool = Field(True, description="Record every question asked (off: only explicit feedback).")
