@@ -3,6 +3,7 @@ a deadline, and a worker buffers a bounded number of body bytes — raw sockets 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from pathlib import Path
@@ -27,10 +28,9 @@ def open_request(url: str, path: str, length: int, sent: bytes, headers: str = "
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n{headers}"
         f"Content-Length: {length}\r\n\r\n"
     ).encode()
-    try:
+    # The server may answer and close without reading the body: the point of the gate.
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         sock.sendall(head + sent)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the server answered and closed without reading it: the point of the gate
     return sock
 
 
