@@ -26,6 +26,7 @@ from app.body_gate import AdminGate, BodyDeadline
 from app.deps import FeedbackUnavailable
 from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
 from app.routes import STATIC_DIR, api, pages
+from app.supervision import die_with_parent
 from rag import QuestionError, RagError, Settings, get_settings
 from rag.errors import UnknownFilter
 from rag.feedback import FeedbackFull, FeedbackStore, QuestionLog
@@ -55,6 +56,7 @@ speakers (`known_speakers`).
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
     """Build the app. `service` lets a caller share an already-loaded index (tests, benchmarks)."""
     configure_logging()  # JSON lines, unless a test runner or an embedding application set logging up already
+    die_with_parent()  # a worker of `rag serve --workers N` goes when its supervisor goes, even on SIGKILL
     settings = settings or get_settings()
     add_secret(settings.admin_token)
     add_secret(settings.feedback_secret)

@@ -57,6 +57,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     # Worker processes read their settings from the environment: pass the CLI's choices on.
     for name in ("corpus_dir", "index_dir", "embedder", "embedding_model"):
         os.environ[f"RAG_{name.upper()}"] = str(getattr(settings, name))
+    os.environ["RAG_SERVE_SUPERVISOR_PID"] = str(os.getpid())  # workers die with this process (app/supervision.py)
     # Each worker's model keeps a thread per core: with its brief OpenMP spin two models share the cores
     # gracefully, and a lone request is answered at full speed (bench/RESULTS.md: 2 workers on 2 cores answer
     # one client in ~16 ms instead of ~27 ms with a core each, for ~10 % fewer requests/s under load;

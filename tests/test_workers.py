@@ -1,0 +1,84 @@
+"""Multi-worker truth (issue 18, problem 7): `rag serve --workers 2` killed with SIGKILL takes its workers with
+it, and the next start on the same port serves."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from support.servers import RAG, free_port, save_figures, server_env, server_process
+from support.stores import copy_store
+from support.waiting import wait_until
+
+from rag import Settings
+
+
+def workers_of(pid: int) -> list[int]:
+    """The uvicorn worker processes (multiprocessing spawn children) of `pid`."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    out = []
+    for child in map(int, children):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            out.append(child)
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
+    return ") Z " not in stat  # a zombie has exited
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_supervisor_takes_its_workers_and_a_restart_serves(
+    settings: Settings, built: Path, tmp_path: Path
+) -> None:
+    local = copy_store(settings, tmp_path)
+    port = free_port()
+    command = [RAG, "serve", "--port", str(port), "--workers", "2"]
+    env = server_env(local)
+    orphans: list[int] = []
+    try:
+        with server_process(command, env, tmp_path / "first.log", port) as first:
+            first.wait_ready()
+            wait_until(lambda: len(workers_of(first.pid)) == 2, 60, "two workers")
+            workers = workers_of(first.pid)
+            orphans = list(workers)
+            first.proc.send_signal(signal.SIGKILL)
+            first.proc.wait(30)
+            killed = time.monotonic()
+            gone = True
+            try:
+                wait_until(lambda: not any(alive(w) for w in workers), 30, "the workers to exit", 0.2)
+            except AssertionError:
+                gone = False
+            gone_s = time.monotonic() - killed
+        with server_process(command, env, tmp_path / "second.log", port) as second:
+            restarted = True
+            try:
+                second.wait_ready(120)
+            except AssertionError:
+                restarted = False
+            served_by_new = restarted and second.proc.poll() is None
+    finally:
+        for w in orphans:  # never leave a server behind, whatever happened
+            if alive(w):
+                os.kill(w, signal.SIGKILL)
+    save_figures(
+        "supervisor-sigkill", {"workers_gone": gone, "gone_after_s": round(gone_s, 2), "restart_served": served_by_new}
+    )
+    assert gone, "the workers outlived their supervisor"
+    assert served_by_new, "the next start did not serve"
