@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from rag.answer import ask
 from rag.embedding import Embedder
 from rag.errors import RagError
+from rag.index import readers
 from rag.index.background import BuildOutcome, build_in_progress
 from rag.index.generations import current_generation
 from rag.index.load import Index, load_index
@@ -142,6 +143,7 @@ class Service:
     def stop(self) -> None:
         """Stop the watcher thread (a load in progress finishes on its own; it is a daemon thread)."""
         self._stop.set()
+        readers.withdraw(self.settings.index_dir)
         if self._watcher is not None:
             self._watcher.join(timeout=5)
             self._watcher = None
@@ -253,6 +255,10 @@ class Service:
             self._loading_name = None
             self._state = "ready"
         self._ready.set()
+        try:
+            readers.announce(self.settings.index_dir, index.generation)
+        except OSError as exc:  # a read-only index folder: admin changes then cannot wait for this process
+            log.warning("cannot record the generation this process serves: %s", exc)
         log.info(
             "serving index generation %s (%d paragraphs, loaded and verified in %.2f s%s)",
             index.generation,

@@ -82,3 +82,38 @@ def test_sigkill_of_the_supervisor_takes_its_workers_and_a_restart_serves(
     )
     assert gone, "the workers outlived their supervisor"
     assert served_by_new, "the next start did not serve"
+
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "documents" / "markdown-zh.md"
+
+
+@pytest.mark.slow
+def test_after_an_upload_every_worker_answers_from_the_new_document(
+    settings: Settings, built: Path, tmp_path: Path
+) -> None:
+    """201 from POST /documents means answerable: ten questions filtered to the new document, each on a new
+    connection (so they reach both workers), right after the response."""
+    import httpx
+
+    local = copy_store(settings, tmp_path)
+    port = free_port()
+    env = server_env(local, admin_token="t0ken-workers", reload_check_seconds=1.0, cache_size=0)
+    command = [RAG, "serve", "--port", str(port), "--workers", "2"]
+    with server_process(command, env, tmp_path / "server.log", port) as server:
+        server.wait_ready()
+        wait_until(lambda: len(workers_of(server.pid)) == 2, 60, "two workers")
+        with httpx.Client(base_url=server.url, timeout=600) as admin:
+            r = admin.post(
+                "/documents",
+                files={"file": (FIXTURE.name, FIXTURE.read_bytes())},
+                headers={"Authorization": "Bearer t0ken-workers"},
+            )
+        assert r.status_code == 201, r.text
+        slug = r.json()["document"]["slug"]
+        codes = []
+        for _ in range(10):
+            with httpx.Client(base_url=server.url, timeout=120, headers={"Connection": "close"}) as c:
+                codes.append(c.post("/ask", json={"question": "他们说了什么？", "document": slug}).status_code)
+    save_figures("upload-then-ask-two-workers", {"codes": codes, "body": r.json().get("all_workers_serving")})
+    assert codes == [200] * 10, codes
+    assert r.json()["all_workers_serving"] is True
