@@ -72,7 +72,8 @@ def test_sigkill_of_the_supervisor_takes_its_workers_and_a_restart_serves(
                 second.wait_ready(120)
             except AssertionError:
                 restarted = False
-            served_by_new = restarted and second.proc.poll() is None
+            time.sleep(3.0)  # a start that cannot bind exits within this; orphans would still answer /readyz
+            served_by_new = restarted and second.proc.poll() is None and len(workers_of(second.pid)) == 2
     finally:
         for w in orphans:  # never leave a server behind, whatever happened
             if alive(w):
