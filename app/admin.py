@@ -156,6 +156,8 @@ async def _read_upload(request: Request, settings: Settings) -> tuple[Upload, Fi
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise HTTPException(status_code=422, detail="Send the document as multipart/form-data with a `file` part.")
     async with request.form(max_files=2, max_fields=len(FORM_FIELDS) + 1) as form:
+        if len(form.getlist("file")) > 1:
+            raise HTTPException(status_code=422, detail="Send one `file` part per request (this form has several).")
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
             raise HTTPException(status_code=422, detail="The form needs a `file` part with a file name.")

@@ -185,3 +185,14 @@ def test_the_admin_endpoint_refuses_a_dot_file_name_with_a_4xx(settings: Setting
             "/documents", files={"file": (".hidden.md", speech(2, 100))}, headers={"Authorization": f"Bearer {TOKEN}"}
         )
     assert r.status_code == 422 and "starts with a dot" in r.json()["detail"], r.text
+
+
+def test_two_file_parts_are_refused_not_one_silently_kept(settings: Settings, built: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    local = copy_store(settings, tmp_path).model_copy(update={"admin_token": TOKEN})
+    files = [("file", ("one.txt", speech(2, 100))), ("file", ("two.txt", speech(2, 100, seed=5)))]
+    with TestClient(create_app(local)) as client:
+        r = client.post("/documents", files=files, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 422 and "one `file` part" in r.json()["detail"], r.text
+    assert not list(local.corpus_dir.glob("one*")) and not list(local.corpus_dir.glob("two*"))
