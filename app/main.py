@@ -166,6 +166,8 @@ def _add_error_handlers(app: FastAPI) -> None:
                 message = "unknown field"
             elif e.get("type") in ("model_attributes_type", "dict_type") and field == "body":
                 message = "the body must be a JSON object"
+                if "json" not in request.headers.get("content-type", "").lower():
+                    message += " sent with `Content-Type: application/json`"
             items.append({"field": field, "message": message})
         summary = "; ".join(f"{i['field']}: {i['message']}" for i in items)
         return JSONResponse(status_code=422, content={"detail": f"Invalid request: {summary}.", "errors": items})

@@ -266,3 +266,11 @@ def test_a_flood_of_long_questions_leaves_a_normal_client_answered(settings: Set
     save_figures("long-question-flood", figures)
     assert set(statuses) == {200}, figures
     assert p95 < bound, figures
+
+
+def test_json_sent_as_text_is_told_the_content_type(settings: Settings, index: Index) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(settings, service=Service(settings, index=index))) as client:
+        r = client.post("/ask", content='{"question": "人才"}', headers={"Content-Type": "text/plain"})
+    assert r.status_code == 422 and "Content-Type: application/json" in r.json()["detail"], r.text
