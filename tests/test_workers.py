@@ -94,12 +94,12 @@ def test_after_an_upload_every_worker_answers_from_the_new_document(
 ) -> None:
     """201 from POST /documents means answerable: ten questions filtered to the new document, each on a new
     connection (so they reach both workers), right after the response. The other worker checks for a new
-    generation every 5 s, so without the wait it would still serve the old one for a while."""
+    generation every 20 s, so without the wait it would still serve the old one for a while."""
     import httpx
 
     local = copy_store(settings, tmp_path)
     port = free_port()
-    env = server_env(local, admin_token="t0ken-workers", reload_check_seconds=5.0, cache_size=0)
+    env = server_env(local, admin_token="t0ken-workers", reload_check_seconds=20.0, cache_size=0)
     command = [RAG, "serve", "--port", str(port), "--workers", "2"]
     with server_process(command, env, tmp_path / "server.log", port) as server:
         server.wait_ready()
