@@ -119,3 +119,21 @@ def test_after_an_upload_every_worker_answers_from_the_new_document(
     save_figures("upload-then-ask-two-workers", {"codes": codes, "body": r.json().get("all_workers_serving")})
     assert codes == [200] * 10, codes
     assert r.json()["all_workers_serving"] is True
+
+
+def test_readers_of_a_copied_or_dead_server_are_not_waited_for(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from rag.index import readers
+
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    readers.announce(index_dir, "gen-a")
+    assert readers.serving(index_dir) == {os.getpid(): "gen-a"}
+    shutil.copytree(index_dir, tmp_path / "copy")
+    assert readers.serving(tmp_path / "copy") == {}  # the copy's file names the original folder
+    dead = {"pid": 2**22 + 12345, "generation": "gen-old", "index_dir": str(index_dir.resolve())}
+    (index_dir / "readers" / "dead.json").write_text(json.dumps(dead))
+    assert readers.wait_until_served(index_dir, "gen-a", 1.0)
+    assert not readers.wait_until_served(index_dir, "gen-b", 0.2)

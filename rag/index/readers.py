@@ -2,8 +2,8 @@
 
 An admin change (`POST /documents`, `DELETE /documents/{id}`) publishes a generation, then waits until every
 live server process reading this index serves it, so a 201 means the document is answerable whichever worker
-the next question reaches. A process that died leaves a file naming a pid that no longer runs: it is skipped
-and removed.
+the next question reaches. A process that died leaves a file naming a pid that no longer runs, and a copied
+index folder carries files naming the original folder: both are skipped and removed.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def announce(index_dir: Path, generation: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{os.getpid()}.json"
     tmp = folder / f".{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"pid": os.getpid(), "generation": generation}) + "\n", encoding="utf-8")
+    record = {"pid": os.getpid(), "generation": generation, "index_dir": str(index_dir.resolve())}
+    tmp.write_text(json.dumps(record) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -47,13 +48,16 @@ def _alive(pid: int) -> bool:
 def serving(index_dir: Path) -> dict[int, str]:
     """Live server processes and the generation each serves (files of dead ones are removed)."""
     out: dict[int, str] = {}
+    here = str(index_dir.resolve())
     for path in _folder(index_dir).glob("*.json"):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            pid, generation = int(data["pid"]), str(data["generation"])
+            pid, generation, folder = int(data["pid"]), str(data["generation"]), str(data["index_dir"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if _alive(pid):
+        if folder != here:  # copied along with the index folder: a reader of the original, not of this one
+            path.unlink(missing_ok=True)
+        elif _alive(pid):
             out[pid] = generation
         else:
             path.unlink(missing_ok=True)
