@@ -2,7 +2,8 @@
 
 Enabled only when `RAG_ADMIN_TOKEN` is set; without it they answer 404 like any unknown path. Requests need
 `Authorization: Bearer <token>` (401 otherwise). Uploads go through the same validation as `rag add`; the
-new generation is loaded before the response, so the next question already sees the change.
+new generation is served by every worker before the response (`all_workers_serving`), so the next question
+sees the change whichever worker it reaches.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from starlette.datastructures import UploadFile
 from app.deps import ServiceDep, SettingsDep
 from rag import Settings
 from rag.errors import Conflict, CorpusError, IngestError, StoreBroken, TooLarge, UnknownDocument
+from rag.index import readers
 from rag.ingest.check import SLUG
 from rag.ingest.records import DocumentSummary, Fields, Upload
 from rag.ingest.store import add_documents, remove_document
+from rag.service import Service
 
 log = logging.getLogger("app.admin")
 
@@ -35,12 +38,14 @@ class AddedOut(BaseModel):
     generation: str | None
     embedded: int
     reused: int
+    all_workers_serving: bool = True  # False: some worker had not loaded `generation` within WORKERS_WAIT_S
 
 
 class RemovedOut(BaseModel):
     status: str  # "removed"
     document: DocumentSummary
     generation: str
+    all_workers_serving: bool = True
 
 
 class AdminError(BaseModel):
@@ -100,15 +105,29 @@ async def add_document(
         response.status_code = 200
     else:
         log.info("admin added document %s (generation %s)", result.document.slug, report.generation)
+    everywhere = True
     if report.generation is not None:
-        await run_in_threadpool(service.refresh, force=True, wait=True)
+        everywhere = await _served_everywhere(service, settings, report.generation)
     return {
         "status": result.status,
         "document": result.document.to_json(),
         "generation": report.generation,
         "embedded": report.embedded,
         "reused": report.reused,
+        "all_workers_serving": everywhere,
     }
+
+
+WORKERS_WAIT_S = 60.0
+
+
+async def _served_everywhere(service: Service, settings: Settings, generation: str) -> bool:
+    """Load `generation` here, then wait until every worker serving this index serves it (issue 18)."""
+    await run_in_threadpool(service.refresh, force=True, wait=True)
+    served = await run_in_threadpool(readers.wait_until_served, settings.index_dir, generation, WORKERS_WAIT_S)
+    if not served:
+        log.warning("generation %s published, but not every worker serves it after %.0f s", generation, WORKERS_WAIT_S)
+    return served
 
 
 @router.delete(
@@ -128,8 +147,8 @@ async def delete_document(_: Admin, document_id: str, settings: SettingsDep, ser
     except Conflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     log.info("admin removed document %s (generation %s)", document_id, report.generation)
-    await run_in_threadpool(service.refresh, force=True, wait=True)
-    return report.to_json()
+    everywhere = await _served_everywhere(service, settings, report.generation)
+    return {**report.to_json(), "all_workers_serving": everywhere}
 
 
 async def _read_upload(request: Request, settings: Settings) -> tuple[Upload, Fields]:
@@ -137,6 +156,8 @@ async def _read_upload(request: Request, settings: Settings) -> tuple[Upload, Fi
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise HTTPException(status_code=422, detail="Send the document as multipart/form-data with a `file` part.")
     async with request.form(max_files=2, max_fields=len(FORM_FIELDS) + 1) as form:
+        if len(form.getlist("file")) > 1:
+            raise HTTPException(status_code=422, detail="Send one `file` part per request (this form has several).")
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
             raise HTTPException(status_code=422, detail="The form needs a `file` part with a file name.")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.ask_ids import AskIds
 from rag import Index, Settings
 from rag.feedback import FeedbackStore, QuestionLog
 from rag.service import Service
@@ -52,3 +53,10 @@ def get_question_log(request: Request) -> QuestionLog | None:
 
 
 QuestionLogDep = Annotated[QuestionLog | None, Depends(get_question_log)]
+
+
+def get_ask_ids(request: Request) -> AskIds:
+    return request.app.state.ask_ids  # type: ignore[no-any-return]
+
+
+AskIdsDep = Annotated[AskIds, Depends(get_ask_ids)]

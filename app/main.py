@@ -20,12 +20,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import admin
+from app.admission import AnswerAdmission, ClientAddress
+from app.ask_ids import AskIds
+from app.body_gate import AdminGate, BodyDeadline
 from app.deps import FeedbackUnavailable
 from app.middleware import BodyLimit, CatchAll, LoadShedding, RateLimit, RequestId, SecurityHeaders
 from app.routes import STATIC_DIR, api, pages
+from app.supervision import die_with_parent
 from rag import QuestionError, RagError, Settings, __version__, get_settings
 from rag.errors import UnknownFilter
-from rag.feedback import FeedbackStore, QuestionLog
+from rag.feedback import FeedbackFull, FeedbackStore, QuestionLog
 from rag.logs import add_secret, configure_logging
 from rag.records import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS
 from rag.service import NotReady, Service
@@ -51,10 +55,12 @@ speakers (`known_speakers`).
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
     """Build the app. `service` lets a caller share an already-loaded index (tests, benchmarks)."""
+    die_with_parent()  # a worker of `rag serve --workers N` goes when its supervisor goes, even on SIGKILL
     settings = settings or get_settings()
     # Text on a terminal, JSON lines otherwise, unless a test runner or an embedding application set logging up.
     configure_logging(log_format=settings.log_format, questions_on_terminal=settings.log_questions_on_terminal)
     add_secret(settings.admin_token)
+    add_secret(settings.feedback_secret)
     service = service or Service(settings)
     store, question_log = _open_feedback(settings)
 
@@ -85,6 +91,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.service = service
     app.state.feedback = store
     app.state.question_log = question_log
+    app.state.ask_ids = AskIds.for_settings(settings)
 
     app.include_router(api)
     app.include_router(pages)
@@ -97,11 +104,22 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     _add_error_handlers(app)
 
     # Middleware runs outermost-last-added: headers on everything, the request id, the 500 guard, the body limit, …
+    app.add_middleware(
+        AnswerAdmission,
+        slots=settings.answer_slots,
+        wait_seconds=settings.admission_wait_seconds,
+        client_at_once=settings.client_asks_at_once,
+        client_seconds_per_minute=settings.client_answer_seconds_per_minute,
+    )
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, paths=("/ask", "/mcp"))
+    if settings.feedback_per_minute > 0:
+        app.add_middleware(RateLimit, per_minute=settings.feedback_per_minute, paths=("/feedback",))
     app.add_middleware(LoadShedding, limit=settings.max_concurrent_requests)
     upload_limit = max(settings.max_body_bytes, settings.max_document_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, wide={"/documents": upload_limit})
+    app.add_middleware(BodyDeadline, seconds=settings.body_timeout_seconds, max_buffered=settings.max_buffered_bytes)
+    app.add_middleware(AdminGate, token=settings.admin_token)  # the token before a byte of an upload is read
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -113,12 +131,13 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.add_middleware(CatchAll)
     app.add_middleware(RequestId)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)  # first: every layer sees the real client
     return app
 
 
 def _open_feedback(settings: Settings) -> tuple[FeedbackStore | None, QuestionLog | None]:
     try:
-        store = FeedbackStore(settings.feedback_db)
+        store = FeedbackStore(settings.feedback_db, settings.max_feedback_rows, settings.max_logged_questions)
     except (sqlite3.Error, OSError):
         # The chat still answers; POST /feedback says 503 and the log says why.
         log.exception("feedback database %s cannot be opened; feedback is disabled", settings.feedback_db)
@@ -156,6 +175,8 @@ def _add_error_handlers(app: FastAPI) -> None:
                 message = "unknown field"
             elif e.get("type") in ("model_attributes_type", "dict_type") and field == "body":
                 message = "the body must be a JSON object"
+                if "json" not in request.headers.get("content-type", "").lower():
+                    message += " sent with `Content-Type: application/json`"
             items.append({"field": field, "message": message})
         summary = "; ".join(f"{i['field']}: {i['message']}" for i in items)
         return JSONResponse(status_code=422, content={"detail": f"Invalid request: {summary}.", "errors": items})
@@ -194,6 +215,11 @@ def _add_error_handlers(app: FastAPI) -> None:
             content={"detail": "The index is unavailable right now; please retry shortly."},
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(FeedbackFull)
+    async def feedback_full(request: Request, exc: FeedbackFull) -> JSONResponse:
+        log.error("feedback refused: %s (RAG_MAX_FEEDBACK_ROWS)", exc)
+        return JSONResponse(status_code=503, content={"detail": "Feedback storage is full; it is not kept."})
 
     @app.exception_handler(sqlite3.Error)
     async def database_error(request: Request, exc: sqlite3.Error) -> JSONResponse:

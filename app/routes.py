@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from app.deps import FeedbackDep, IndexDep, QuestionLogDep, ServiceDep, SettingsDep
+from app.ask_ids import AskIds
+from app.deps import AskIdsDep, FeedbackDep, IndexDep, QuestionLogDep, ServiceDep, SettingsDep
 from app.i18n import EXAMPLES, STRINGS, pick_language
 from app.pages import operations, served_answer, speech_page, templates, wants_html
 from app.schemas import (
@@ -40,8 +40,12 @@ STATIC_DIR = APP_DIR / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed JSON."},
     413: {"model": ErrorResponse, "description": "Body over the size limit (64 KB by default)."},
-    422: {"model": ErrorResponse, "description": "Invalid field, or a filter naming an unknown speaker/document."},
-    429: {"model": ErrorResponse, "description": "Rate limit (when RAG_RATE_LIMIT_PER_MINUTE is set)."},
+    422: {
+        "model": ErrorResponse,
+        "description": "Invalid field, a filter naming an unknown speaker/document, or an ask_id this server "
+        "never issued.",
+    },
+    429: {"model": ErrorResponse, "description": "A per-client limit (requests, answer time, in progress)."},
     503: {"model": ErrorResponse, "description": "Index not loaded yet, or the server is busy (see Retry-After)."},
 }
 
@@ -60,21 +64,26 @@ pages = APIRouter(include_in_schema=False)
     summary="Answer a question with verbatim, attributed quotes",
 )
 def ask(
-    body: AskRequest, index: IndexDep, service: ServiceDep, qlog: QuestionLogDep, settings: SettingsDep
+    body: AskRequest,
+    index: IndexDep,
+    service: ServiceDep,
+    qlog: QuestionLogDep,
+    settings: SettingsDep,
+    ask_ids: AskIdsDep,
 ) -> dict[str, Any]:
     """The answer object: `found`, `answer` (plain text), `quotes` (best first), `closest` when not found,
     and `timings_ms`. Send earlier turns in `history` so follow-ups ("他还说了什么？") resolve."""
-    return _answered(body, index, service, qlog, settings)
+    return _answered(body, index, service, qlog, settings, ask_ids)
 
 
 def _answered(
-    body: AskRequest, index: Index, service: Service, qlog: QuestionLog | None, settings: Settings
+    body: AskRequest, index: Index, service: Service, qlog: QuestionLog | None, settings: Settings, ask_ids: AskIds
 ) -> dict[str, Any]:
     """POST /ask's work, shared with the chat page's server-rendered answer (GET /?question=…)."""
     started = time.perf_counter()
     request = body.to_request().with_defaults(settings.top_k, settings.mode)
     served = service.ask(request, index=index)
-    ask_id = uuid.uuid4().hex
+    ask_id = ask_ids.issue()
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     _log_answer(served, ask_id, latency_ms, settings)
     if qlog is not None:
@@ -203,7 +212,8 @@ async def healthz() -> dict[str, str]:
 def readyz(service: ServiceDep) -> Any:
     service.refresh()
     st = service.status()
-    body = {"status": st.state, "generation": st.generation, "documents": st.documents, "paragraphs": st.chunks, "reason": st.reason}
+    body = {"status": st.state, "generation": st.generation, "documents": st.documents, "paragraphs": st.chunks}
+    body.update(reason=st.reason, rebuilding=st.rebuilding, last_build_error=st.last_build_error, detail=st.detail)
     if not st.ready:
         return JSONResponse(status_code=503, content=body, headers={"Retry-After": "2"})
     return body
@@ -217,11 +227,33 @@ def readyz(service: ServiceDep) -> Any:
     tags=["feedback"],
     summary="Thumbs up or down on an answer, with an optional comment",
 )
-def feedback(body: FeedbackRequest, store: FeedbackDep) -> dict[str, Any]:
-    """Stored with the question, the answer's quote ids, latency and time. Sending again with the same
-    `ask_id` updates the row (change of mind, or a comment added after the click)."""
-    row_id = store.record_feedback(Feedback(**{**body.model_dump(), "quote_ids": tuple(body.quote_ids)}))
+def feedback(body: FeedbackRequest, store: FeedbackDep, ask_ids: AskIdsDep, qlog: QuestionLogDep) -> dict[str, Any]:
+    """Stored with the question, the answer's quote ids, latency and time — as the server logged them when it
+    answered, whatever the client sends. Only an `ask_id` a POST /ask returned is accepted. Sending again with
+    the same `ask_id` updates the row (change of mind, or a comment added after the click)."""
+    if not ask_ids.issued(body.ask_id):
+        raise HTTPException(status_code=422, detail=UNKNOWN_ASK_ID)
+    if qlog is not None:
+        qlog.flush()  # the answer was logged by a background thread: its row is written by now
+    row_id = store.record_feedback(server_feedback(body, store.answered(body.ask_id)))
     return {"id": row_id, "ask_id": body.ask_id, "rating": body.rating}
+
+
+UNKNOWN_ASK_ID = "Unknown ask_id: send the ask_id that POST /ask returned with the answer you rate."
+
+
+def server_feedback(body: FeedbackRequest, logged: dict[str, Any] | None) -> Feedback:
+    """The feedback row: the person's rating and comment; what was asked and answered from the server's log.
+
+    Without a logged answer (RAG_LOG_QUESTIONS off, or the log gave way under a flood) the client's account
+    is all there is; the id is still one this server issued."""
+    given = {**body.model_dump(), "quote_ids": tuple(body.quote_ids)}
+    if logged is not None:
+        for key in ("question", "resolved_question", "found", "speaker", "document", "language", "generation"):
+            given[key] = logged[key]
+        given["quote_ids"] = tuple(logged["quote_ids"])
+        given["server_ms"] = logged["latency_ms"]
+    return Feedback(**given)
 
 
 # ---------------------------------------------------------------- pages
@@ -243,6 +275,7 @@ def chat_page(
     service: ServiceDep,
     settings: SettingsDep,
     qlog: QuestionLogDep,
+    ask_ids: AskIdsDep,
     question: str | None = None,
     speaker: str | None = None,
 ) -> HTMLResponse:
@@ -253,7 +286,7 @@ def chat_page(
     served = None
     if question is not None:
         served = served_answer(
-            question, speaker, lang, lambda body: _answered(body, service.index(), service, qlog, settings)
+            question, speaker, lang, lambda body: _answered(body, service.index(), service, qlog, settings, ask_ids)
         )
     speaker_rows: list[dict[str, Any]] = []
     if service.ready:

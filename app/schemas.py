@@ -87,7 +87,9 @@ class AskRequest(Strict):
         },
     )
 
-    question: Question = Field(description=f"1–{MAX_QUESTION_CHARS} characters after trimming.")
+    question: Question = Field(
+        description=f"1–{MAX_QUESTION_CHARS} characters after trimming (what the embedding model reads in one pass)."
+    )
     top_k: WholeNumber = Field(
         5, ge=MIN_TOP_K, le=MAX_TOP_K, description="Quotes to return (for multi-speaker questions: speakers)."
     )
@@ -133,6 +135,20 @@ class SpeakerProfile(BaseModel):
     source_line: str = Field(description="The page's words introducing the speaker (not the speaker's words).")
 
 
+class EmbeddingWindow(BaseModel):
+    """What the embedding model read of the question as searched: a prefix of it when `truncated`."""
+
+    embedded_chars: int
+    question_chars: int
+    truncated: bool
+
+
+class Diagnostics(BaseModel):
+    """How the answer was made, beyond its timings."""
+
+    embedding: EmbeddingWindow | None = Field(description="Null when nothing was embedded (no words to look for).")
+
+
 class AskResponse(BaseModel):
     """The answer object (as `rag ask --json` prints it) plus the request's id, cache flag and cited documents."""
 
@@ -150,6 +166,7 @@ class AskResponse(BaseModel):
     resolved_question: str
     generation: str = Field(description="The index generation that answered.")
     timings_ms: Timings
+    diagnostics: Diagnostics
     ask_id: str = Field(description="Id of this answer; send it with POST /feedback.")
     cached: bool = Field(description="True when served from the answer cache.")
     documents: dict[str, DocumentRef] = Field(description="The documents the quotes come from, by slug.")
@@ -199,6 +216,9 @@ class Readiness(BaseModel):
     documents: int
     paragraphs: int
     reason: str | None = None  # why not ready (the search backend unreachable...), naming the fix
+    rebuilding: bool = Field(False, description="A build of a newer generation is under way.")
+    last_build_error: str | None = Field(None, description="Why the last background rebuild failed, if it did.")
+    detail: str = Field("", description="One line, e.g. `serving generation X, rebuilding`.")
 
 
 class ErrorItem(BaseModel):

@@ -29,7 +29,7 @@ def serving_in_thread(app: Any, timeout: float = START_TIMEOUT_S) -> Iterator[st
 
     # The socket made here has protocol number 0, so asyncio leaves Nagle's algorithm on: ~40 ms a request
     # without the protocol `rag serve` uses too (app/transport.py).
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=NoDelayH11Protocol)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=NoDelayH11Protocol, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -361,4 +361,5 @@ def _answer(
         resolved_question=plan.search_text,
         generation=index.generation,
         timings_ms=timings,
+        query_window=index.embedder.query_window(to_simplified(plan.search_text)) if has_words(plan.question) else None,
     )

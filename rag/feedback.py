@@ -120,10 +120,20 @@ class QuestionRecord:
     created_at: str = field(default_factory=utc_now)
 
 
-class FeedbackStore:
-    """The SQLite file at `path`: feedback (one row per answer, updated in place) and the question log."""
+class FeedbackFull(Exception):
+    """The feedback table holds `max_feedback_rows` rows: new answers' feedback is refused, updates still kept."""
 
-    def __init__(self, path: Path) -> None:
+
+class FeedbackStore:
+    """The SQLite file at `path`: feedback (one row per answer, updated in place) and the question log.
+
+    Its size is bounded: at most `max_feedback_rows` feedback rows (feedback on further answers is refused,
+    so nothing a person gave is deleted) and `max_logged_questions` logged questions (the oldest go first).
+    """
+
+    def __init__(self, path: Path, max_feedback_rows: int = 0, max_logged_questions: int = 0) -> None:
+        self.max_feedback_rows = max_feedback_rows  # 0: no cap
+        self.max_logged_questions = max_logged_questions
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
@@ -186,8 +196,16 @@ class FeedbackStore:
             f"ON CONFLICT (ask_id) DO UPDATE SET {updates} RETURNING id"
         )
         with self._transaction() as conn:
+            if self.max_feedback_rows and self._full(conn, fb.ask_id):
+                raise FeedbackFull(f"the feedback table holds its {self.max_feedback_rows} rows")
             row = conn.execute(sql, values).fetchone()
         return int(row[0])
+
+    def _full(self, conn: sqlite3.Connection, ask_id: str) -> bool:
+        """True when a row for a new `ask_id` would go over max_feedback_rows."""
+        if conn.execute("SELECT 1 FROM feedback WHERE ask_id = ?", (ask_id,)).fetchone():
+            return False
+        return int(conn.execute("SELECT count(*) FROM feedback").fetchone()[0]) >= self.max_feedback_rows
 
     def feedback(self, since: str | None = None, rating: Rating | None = None) -> list[dict[str, Any]]:
         """Feedback rows, oldest first, optionally only those updated at or after `since` or of one rating."""
@@ -212,6 +230,16 @@ class FeedbackStore:
         sql = f"INSERT INTO questions ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
         with self._transaction() as conn:
             conn.executemany(sql, rows)
+            if self.max_logged_questions:
+                conn.execute(
+                    "DELETE FROM questions WHERE id <= (SELECT max(id) FROM questions) - ?",
+                    (self.max_logged_questions,),
+                )
+
+    def answered(self, ask_id: str) -> dict[str, Any] | None:
+        """The logged answer `ask_id` names (the server's record of it), or None when it was not logged."""
+        rows = self._rows("SELECT * FROM questions WHERE ask_id = :ask_id ORDER BY id DESC LIMIT 1", {"ask_id": ask_id})
+        return rows[0] if rows else None
 
     def forget_questions(self, older_than_days: float) -> int:
         """Delete logged questions older than the retention period; returns how many went."""
@@ -257,6 +285,8 @@ class QuestionLog:
         self._queue: queue.Queue[QuestionRecord | None] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
         self.dropped = 0
+        self._pending = 0  # submitted, not yet written (or failed)
+        self._written = threading.Condition()
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -265,12 +295,19 @@ class QuestionLog:
 
     def submit(self, record: QuestionRecord) -> None:
         try:
-            self._queue.put_nowait(record)
+            with self._written:
+                self._queue.put_nowait(record)
+                self._pending += 1
         except queue.Full:
             # Under a flood the log gives way, never the answers.
             self.dropped += 1
             if self.dropped in (1, 100) or self.dropped % 10_000 == 0:
                 log.warning("question log queue full: %d question(s) not logged", self.dropped)
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until every record submitted so far is written; False if that took longer than `timeout`."""
+        with self._written:
+            return self._written.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the thread."""
@@ -309,6 +346,9 @@ class QuestionLog:
                 self.store.log_questions(records)
             except (sqlite3.Error, OSError):
                 log.exception("could not write %d question(s) to the log", len(records))
+            with self._written:
+                self._pending -= len(records)
+                self._written.notify_all()
             self._forget_old()
 
     def _forget_old(self) -> None:

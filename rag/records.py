@@ -13,7 +13,9 @@ from rag.errors import QuestionError
 from rag.speakers import SpeakerFields
 from rag.vocabulary import Attribution, Intent, Language, ParagraphKind, SearchMode
 
-MAX_QUESTION_CHARS = 1000
+# What multilingual-e5-small reads in one pass: 512 tokens, and a Chinese character is at most about one token.
+# A longer question cost time linear in its length (the engine windows it) for nothing a reader asks.
+MAX_QUESTION_CHARS = 500
 MAX_HISTORY_TURNS = 20
 MIN_TOP_K = 1
 MAX_TOP_K = 20
@@ -171,6 +173,19 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class QueryWindow:
+    """What of a question the embedding model reads: `text`, a prefix of the question as searched (the whole of
+    it unless `truncated`); its length against the question's."""
+
+    text: str
+    question_chars: int
+    truncated: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"embedded_chars": len(self.text), "question_chars": self.question_chars, "truncated": self.truncated}
+
+
+@dataclass(frozen=True)
 class Answer:
     """What a person reads (`answer`) and what a program uses (`quotes`), best first."""
 
@@ -188,6 +203,7 @@ class Answer:
     profile: Profile | None = None  # "王杰是谁？": who the speaker is, from the page's speaker line (no quotes)
     suggestions: tuple[str, ...] = ()  # names the question nearly wrote ("华未云" → 华为云), when nothing was found
     notes: tuple[str, ...] = ()  # what the reader should know about how it was answered (a filter the question contradicts)
+    query_window: QueryWindow | None = None  # what the embedder read of the question (None: it was not embedded)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -205,4 +221,5 @@ class Answer:
             "profile": self.profile.to_json() if self.profile is not None else None,
             "suggestions": list(self.suggestions),
             "notes": list(self.notes),
+            "diagnostics": {"embedding": self.query_window.to_json() if self.query_window else None},
         }

@@ -23,6 +23,8 @@ from rag import cedict
 from rag.answer import ask
 from rag.embedding import Embedder
 from rag.errors import RagError, StoreUnreachable
+from rag.index import readers
+from rag.index.background import BuildOutcome, build_in_progress
 from rag.index.load import Index, load_index
 from rag.index.serving import serving_name
 from rag.records import Answer, AskRequest
@@ -95,6 +97,18 @@ class ServiceStatus:
     documents: int
     loading: str | None  # generation being loaded in the background, if any
     reason: str | None = None  # why not ready (the search backend unreachable...), with the fix
+    rebuilding: bool = False  # a build holds the index folder's lock (a background rebuild, `rag build`, an add)
+    last_build_error: str | None = None  # why the last background rebuild failed, when it did
+
+    @property
+    def detail(self) -> str:
+        """One line for /readyz: `serving generation X, rebuilding`."""
+        serving = f"serving generation {self.generation}" if self.generation else f"not serving ({self.state})"
+        if self.rebuilding:
+            return f"{serving}, rebuilding"
+        if self.last_build_error:
+            return f"{serving}; the last rebuild failed: {self.last_build_error}"
+        return serving
 
 
 class Service:
@@ -132,6 +146,7 @@ class Service:
     def stop(self) -> None:
         """Stop the watcher thread (a load in progress finishes on its own; it is a daemon thread)."""
         self._stop.set()
+        readers.withdraw(self.settings.index_dir)
         if self._watcher is not None:
             self._watcher.join(timeout=5)
             self._watcher = None
@@ -169,6 +184,7 @@ class Service:
             reason = self._unreachable
         if reason is not None:
             state = "unreachable"
+        outcome = BuildOutcome.read(self.settings.index_dir)
         return ServiceStatus(
             ready=index is not None and reason is None,
             reason=reason,
@@ -177,6 +193,8 @@ class Service:
             chunks=len(index.chunks) if index is not None else 0,
             documents=len(index.documents) if index is not None else 0,
             loading=loading,
+            rebuilding=build_in_progress(self.settings.index_dir),
+            last_build_error=outcome.error if outcome is not None and not outcome.ok else None,
         )
 
     def refresh(self, *, force: bool = False, wait: bool = False) -> None:
@@ -256,6 +274,10 @@ class Service:
             # CC-CEDICT (English questions, the reading aid) loads once serving, not before: readiness stays fast.
             threading.Thread(target=cedict.warm, name="rag-dictionary", daemon=True).start()
         self._ready.set()
+        try:
+            readers.announce(self.settings.index_dir, index.generation)
+        except OSError as exc:  # a read-only index folder: admin changes then cannot wait for this process
+            log.warning("cannot record the generation this process serves: %s", exc)
         log.info(
             "serving index generation %s (%d paragraphs, loaded and verified in %.2f s%s)",
             index.generation,

@@ -42,6 +42,24 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest accepted source document, in bytes (a newspaper page PDF with photos is 1–10 MB).",
     )
+    max_paragraph_chars: int = Field(
+        2000,
+        ge=100,
+        description="Longest paragraph an added document may have (a longer one is refused with its line: "
+        "lines that never break embed as one huge paragraph; 2 000 characters is ~4 of the model's windows).",
+    )
+    add_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="Longest an add (`rag add`, POST /documents) may take to index; past it the add is undone "
+        "and refused with the reason.",
+    )
+    rebuild_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Longest the background rebuild `rag serve` starts for a stale index may run before it is "
+        "stopped and reported (the last good generation serves meanwhile).",
+    )
     file_read_seconds: float = Field(
         30.0,
         gt=0,
@@ -94,6 +112,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `rag serve` listens on.")
     workers: int = Field(1, ge=1, le=32, description="Worker processes for `rag serve`.")
     max_body_bytes: int = Field(65_536, ge=1, description="Largest accepted request body, in bytes (413 above).")
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest a request body may take to arrive (408 after); slow senders hold memory."
+    )
+    max_buffered_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1,
+        description="Request-body bytes one worker holds at once for all requests (503 with Retry-After beyond).",
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (empty: no CORS).")
     feedback_db: Path = Field(
         Path("feedback.sqlite3"), description="SQLite file for feedback and the question log (in the data folder)."
@@ -111,8 +137,51 @@ class Settings(BaseSettings):
     mcp_http: bool = Field(
         False, description="Serve the MCP server at /mcp on `rag serve` (streamable HTTP, same limits as /ask)."
     )
+    feedback_secret: str = Field(
+        "",
+        description="Key that signs ask ids, so /feedback takes only ids this server issued (empty: a random key "
+        "kept in `<RAG_FEEDBACK_DB>.key`, shared by the workers using that file).",
+    )
+    feedback_per_minute: int = Field(
+        30, ge=0, description="POST /feedback requests per minute per client address, 429 above (0: no limit)."
+    )
+    max_feedback_rows: int = Field(
+        100_000,
+        ge=0,
+        description="Feedback rows kept at most; beyond, feedback on further answers is refused with 503 and "
+        "nothing given is deleted (0: no cap; a row is at most ~25 KB).",
+    )
+    max_logged_questions: int = Field(
+        1_000_000, ge=0, description="Logged questions kept at most, the oldest deleted first (0: no cap)."
+    )
     admin_token: str = Field("", description="Bearer token for the admin endpoints (empty: admin endpoints disabled).")
-    rate_limit_per_minute: int = Field(0, ge=0, description="Requests per minute per client for /ask (0: no limit).")
+    rate_limit_per_minute: int = Field(
+        60, ge=0, description="Requests per minute per client address for /ask, 429 above (0: no limit)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For names the client "
+        "(empty: the TCP peer is the client; nothing is trusted by default, not even 127.0.0.1).",
+    )
+    answer_slots: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Answers computed at once per worker (more wait in a fair queue); 1 because an answer is "
+        "CPU-bound under one interpreter lock and one model lock, and it makes each answer's measured time its cost.",
+    )
+    admission_wait_seconds: float = Field(
+        10.0, gt=0, description="Longest a /ask request waits for an answer slot before 503 with Retry-After."
+    )
+    client_asks_at_once: int = Field(
+        2, ge=1, description="/ask requests one client address may have in progress at once (429 above)."
+    )
+    client_answer_seconds_per_minute: float = Field(
+        30.0,
+        ge=0,
+        description="Answer time one client address may use per minute, charged with each answer's measured time "
+        "(429 once spent; a person asking a question every few seconds uses 1–3 s; 0: no budget).",
+    )
     max_concurrent_requests: int = Field(
         64, ge=1, description="Requests handled at once per worker before answering 503 with Retry-After."
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypedDict, cast
 
 from rag.script import to_simplified
-from rag.textutil import normalize_for_match
+from rag.textutil import normalize_for_match, without_invisible
 from rag.vocabulary import SpeakerKind
 
 EDITOR = "编者按"
@@ -18,8 +19,9 @@ NARRATOR_EN = "Report"
 
 
 def speaker_key(name: str) -> str:
-    """What paragraphs are filed under for a speaker: the name in simplified characters (劉慶峰 = 刘庆峰)."""
-    return to_simplified(name.strip())
+    """What paragraphs are filed under for a speaker: the name in simplified characters (劉慶峰 = 刘庆峰), NFKC,
+    without bidi controls or zero-width characters (a look-alike of a name is that name; it is shown as printed)."""
+    return to_simplified(without_invisible(unicodedata.normalize("NFKC", name)).strip())
 
 
 class SpeakerFieldValues(TypedDict):

@@ -78,6 +78,17 @@ def quotes_balanced(text: str) -> bool:
     return all(text.count(a) == text.count(b) for a, b in pairs)
 
 
+# Characters that change how a name looks or reads without being part of it: bidi controls (an RTL override
+# makes 张平安 print as 安平张-looking spoof) and zero-width characters (张\u200b平安 looks like 张平安).
+INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def without_invisible(text: str) -> str:
+    """The text without bidi controls and zero-width characters."""
+    return INVISIBLE.sub("", text)
+
+
 def normalize_for_match(text: str) -> str:
-    """NFKC, case-folding and simplified characters: width, compatibility forms, case and script do not matter."""
-    return to_simplified(unicodedata.normalize("NFKC", text).casefold())
+    """NFKC, invisible characters removed, case-folding and simplified characters: width, compatibility forms,
+    bidi and zero-width characters, case and script do not matter."""
+    return to_simplified(without_invisible(unicodedata.normalize("NFKC", text)).casefold())

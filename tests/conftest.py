@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support.stores import copy_store
+from support.stores import NO_CLIENT_LIMITS, copy_store
 
 from rag import Index, Settings, build_index, load_index
 from rag.cli import main as rag_cli
@@ -35,7 +35,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     index_dir = tmp_path_factory.mktemp("index")
     feedback = tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
-    return Settings(corpus_dir=corpus_dir, index_dir=index_dir, feedback_db=feedback)
+    return Settings(corpus_dir=corpus_dir, index_dir=index_dir, feedback_db=feedback, **NO_CLIENT_LIMITS)
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +52,9 @@ def index(settings: Settings, built: Path) -> Index:
 @pytest.fixture()
 def fresh_settings(tmp_path: Path, corpus_dir: Path) -> Iterator[Settings]:
     """Settings with an empty index folder of their own, for tests that build, break or swap indexes."""
-    yield Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", feedback_db=tmp_path / "fb.sqlite3")
+    yield Settings(
+        corpus_dir=corpus_dir, index_dir=tmp_path / "index", feedback_db=tmp_path / "fb.sqlite3", **NO_CLIENT_LIMITS
+    )
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 
 from rag import HistoryTurn, QuestionError, Settings, ask
 from rag.compose import ExtractiveComposer
-from rag.records import Quote
+from rag.records import MAX_QUESTION_CHARS, Quote
 from rag.textutil import SENTENCE_END, quotes_balanced
 from rag.verify import answer_text_problem, quote_problem, verified
 
@@ -306,7 +306,7 @@ def test_composer_cannot_put_words_in_a_speakers_mouth(index, settings: Settings
     ("question", "kwargs", "message"),
     [
         ("   ", {}, "empty"),
-        ("问" * 1001, {}, "limit is 1000"),
+        ("问" * (MAX_QUESTION_CHARS + 1), {}, f"limit is {MAX_QUESTION_CHARS}"),
         ("人才", {"top_k": 0}, "top_k"),
         ("人才", {"top_k": 21}, "top_k"),
         ("人才", {"document": "nope"}, "unknown document"),

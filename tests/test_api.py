@@ -17,6 +17,7 @@ from app.main import create_app
 from app.middleware import BodyLimit, LoadShedding
 from rag import Index, Settings
 from rag.feedback import FeedbackStore
+from rag.records import MAX_QUESTION_CHARS
 from rag.service import Service
 
 QUESTION = "中国移动目前全国客户规模有多少？"
@@ -50,7 +51,7 @@ def test_ask_returns_the_answer_object_with_timings(client: TestClient) -> None:
     assert body["language"] == "zh"
     assert set(body["timings_ms"]) == {"embed", "search", "answer", "total"}
     assert all(v >= 0 for v in body["timings_ms"].values())
-    assert re.fullmatch(r"[0-9a-f]{32}", body["ask_id"])
+    assert re.fullmatch(r"[0-9a-f]{48}", body["ask_id"])
     assert body["generation"].startswith("gen-")
     first = body["quotes"][0]
     assert first["speaker"] == "张冬"
@@ -152,7 +153,7 @@ def _turn(i: int) -> dict[str, Any]:
     [
         ({"question": ""}, "question"),
         ({"question": "   \n\t "}, "question"),
-        ({"question": "字" * 1001}, "question"),
+        ({"question": "字" * (MAX_QUESTION_CHARS + 1)}, "question"),
         ({}, "question"),
         ({"question": 42}, "question"),
         ({"question": "人才", "top_k": 0}, "top_k"),
@@ -176,9 +177,9 @@ def test_invalid_requests_get_a_readable_422(client: TestClient, body: Any, fiel
 
 
 def test_question_limits_count_characters_after_trimming(client: TestClient) -> None:
-    padded = "  " + "人才" * 500 + "\n "
+    padded = "  " + "人才" * (MAX_QUESTION_CHARS // 2) + "\n "
     assert client.post("/ask", json={"question": padded, "top_k": 1}).status_code == 200
-    assert client.post("/ask", json={"question": "才" * 1001}).status_code == 422
+    assert client.post("/ask", json={"question": "才" * (MAX_QUESTION_CHARS + 1)}).status_code == 422
     history = [_turn(i) for i in range(20)]
     assert client.post("/ask", json={"question": "人才", "history": history}).status_code == 200
 
@@ -428,7 +429,7 @@ def test_the_chat_page_embeds_its_data_as_json_not_script(client: TestClient) ->
     html_tag = next(attrs for tag, attrs in page.tags if tag == "html")
     assert html_tag["lang"] == "zh-CN"
     boot = json.loads(page.script_bodies[-1])
-    assert boot["limits"] == {"question": 1000, "history": 20, "body": 65_536}
+    assert boot["limits"] == {"question": MAX_QUESTION_CHARS, "history": 20, "body": 65_536}
     assert len(boot["speakers"]) == 9
     assert set(boot["strings"]) == {"zh", "en"} and set(boot["strings"]["zh"]) == set(boot["strings"]["en"])
     english = parse_html(client.get("/", headers={"Accept-Language": "en-GB,en;q=0.8"}).text)

@@ -1,27 +1,27 @@
-"""Near names get "did you mean", and a speaker filter the question contradicts is said, on the real index."""
+"""Speaker identity ignores what does not show (issue 18, problem 8): NFKC, bidi controls and zero-width
+characters are removed for identity and filters; names are shown as printed."""
 
-from rag.answer import ask
-from rag.index.load import Index
-from rag.names import _one_edit, near_names
-from rag.settings import Settings
+from __future__ import annotations
 
+import pytest
 
-def test_near_names_are_offered_when_nothing_is_found(index: Index, settings: Settings) -> None:
-    zh = ask(index, "华未云有多少客户？", settings)
-    assert not zh.found and zh.suggestions[0] == "华为云" and "华为云" in zh.answer
-    en = ask(index, "What did Hua Wei say about AI?", settings)
-    assert not en.found and en.suggestions == ("Huawei",) and "“Hua Wei”" in en.answer
-    assert ask(index, "刘庆锋今年多大年纪？", settings).suggestions == ("刘庆峰",)
+from rag import Index, Settings, ask
+from rag.speakers import speaker_key
+
+LOOK_ALIKES = ["张\u200b平安", "\u202e张平安\u202c", "张平安\ufeff", "\u2066张\u200d平安\u2069", "张平安\u200f"]
 
 
-def test_known_names_and_chance_likeness_get_no_suggestion(index: Index) -> None:
-    for question in ("华为云有多少名员工？", "What did Huawei say?", "今天天气怎么样？"):
-        assert near_names(index.registry, question, index.registry.mentions(question)) == []
-    assert _one_edit("qingfen", "qingfeng") and not _one_edit("huawei", "huawei")
+@pytest.mark.parametrize("name", LOOK_ALIKES)
+def test_a_look_alike_of_a_name_is_that_name(index: Index, name: str) -> None:
+    assert speaker_key(name) == speaker_key("张平安")
+    assert [s.name for s in index.registry.get(name)] == ["张平安"]
 
 
-def test_a_filter_the_question_contradicts_is_said_first(index: Index, settings: Settings) -> None:
-    answer = ask(index, "China Mobile有多少客户？", settings, speaker="吴太兵")
-    assert answer.notes and answer.answer.startswith(answer.notes[0])
-    assert "吴太兵" in answer.notes[0] and "China Mobile" in answer.notes[0]
-    assert ask(index, "中国移动有多少客户？", settings, speaker="张冬").notes == ()
+@pytest.mark.parametrize("name", LOOK_ALIKES[:2])
+def test_the_speaker_filter_ignores_invisible_characters(index: Index, settings: Settings, name: str) -> None:
+    answer = ask(index, "马栏山", settings, speaker=name)
+    assert answer.quotes and {q.speaker for q in answer.quotes} == {"张平安"}
+
+
+def test_compatibility_forms_are_the_same_name() -> None:
+    assert speaker_key("Ｊｏｈｎ　Ｓｍｉｔｈ") == speaker_key("John Smith")

@@ -32,6 +32,7 @@ from support.servers import (
 )
 from support.stores import copy_store
 
+from app.ask_ids import AskIds
 from app.main import create_app
 from app.serving import serving_in_thread
 from rag import Index, Settings
@@ -49,6 +50,8 @@ QUESTIONS = [
     "今天长沙的天气怎么样？",
     "湖南日报的编者按说了什么？",
 ]
+LOAD_SECRET = "load-test-feedback-key"
+LOAD_IDS = AskIds(LOAD_SECRET.encode())  # feedback rows need ask ids the server issued: the same key makes them
 CONCURRENCY_LIMIT = 4  # the load server's RAG_MAX_CONCURRENT_REQUESTS
 CACHE_SIZE = 64  # small, so the load below evicts: the cache must stay bounded
 MEASURED_REQUESTS = 10_000
@@ -66,7 +69,11 @@ def load_server(load_store: Settings) -> Iterator[ServerProcess]:
     """uvicorn with the real index and model in a process of its own (so its memory can be measured)."""
     port = free_port()
     env = server_env(
-        load_store, max_concurrent_requests=CONCURRENCY_LIMIT, cache_size=CACHE_SIZE, reload_check_seconds=1.0
+        load_store,
+        max_concurrent_requests=CONCURRENCY_LIMIT,
+        cache_size=CACHE_SIZE,
+        reload_check_seconds=1.0,
+        feedback_secret=LOAD_SECRET,
     )
     log_path = load_store.corpus_dir.parent / "server.log"
     with server_process(uvicorn_command(port), env, log_path, port) as server:
@@ -100,7 +107,7 @@ def request_for(i: int, unique_offset: int) -> tuple[str, str, dict[str, Any] | 
     return (  # feedback rows (201), each must be in the database afterwards
         "POST",
         "/feedback",
-        {"ask_id": f"load{unique_offset + i:010d}", "rating": "up" if i % 2 else "down", "question": QUESTIONS[0]},
+        {"ask_id": LOAD_IDS.issue(), "rating": "up" if i % 2 else "down", "question": QUESTIONS[0]},
     )
 
 
@@ -215,7 +222,7 @@ def test_memory_stays_flat_over_10000_requests(load_server: ServerProcess, load_
     assert after.rss - before.rss < 80 * mib, figures
     # Every acknowledged feedback row is in the database (the server is still running: WAL readers see it).
     with sqlite3.connect(load_store.feedback_db) as conn:
-        stored = {row[0] for row in conn.execute("SELECT ask_id FROM feedback WHERE ask_id LIKE 'load%'")}
+        stored = {row[0] for row in conn.execute("SELECT ask_id FROM feedback")}
     assert set(feedback_ids) <= stored
 
 

@@ -9,25 +9,32 @@ from rag.cli.ready import announce_when_ready, port_in_use
 from rag.settings import Settings
 
 
-def check_for_serving(settings: Settings) -> None:
-    """Build the index when missing or stale; else only check its files: every server worker loads it itself.
+def check_for_serving(settings: Settings) -> str | None:
+    """Why the index needs a rebuild (None: it is current and its files check out). Nothing is built here:
+    the servers start on the last good generation and `rag.index.background` rebuilds beside them.
 
-    Loading it here as well cost ~0.8 s of start-up (jieba's dictionary, BM25, FAISS) for nothing.
+    Loading the index here as well cost ~0.8 s of start-up (jieba's dictionary, BM25, FAISS) for nothing.
     """
     from rag.embedding import get_embedder
+    from rag.errors import RagError
     from rag.index.generations import read_manifest, serving_folder, verify_files
     from rag.index.load import index_status
 
     if settings.backend == "milvus":
+        # Milvus holds the state every API machine shares: it is checked (and built when empty) before serving.
         from rag.index.milvus.sync import check_for_serving as check_milvus
 
         check_milvus(settings, build=lambda: load_for_query(settings))
-        return
-    if index_status(settings, get_embedder(settings).id) != "ok":
-        load_for_query(settings)
-        return
-    folder = serving_folder(settings.index_dir)
-    verify_files(folder, read_manifest(folder))
+        return None
+    status = index_status(settings, get_embedder(settings).id)
+    if status != "ok":
+        return status
+    try:
+        folder = serving_folder(settings.index_dir)
+        verify_files(folder, read_manifest(folder))
+    except RagError as exc:
+        return f"damaged: {exc}"
+    return None
 
 
 @click.command()
@@ -36,7 +43,7 @@ def check_for_serving(settings: Settings) -> None:
 @click.option("--workers", type=click.IntRange(1, 32), help="Worker processes [env RAG_WORKERS, default 1].")
 @pass_ctx
 def serve(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
-    """Start the web chat and HTTP API (builds the index first if needed).
+    """Start the web chat and HTTP API (rebuilds a missing or stale index in the background).
 
     Example: rag serve --host 127.0.0.1 --port 8000 --workers 2
     """
@@ -54,10 +61,16 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     host, port = host or settings.host, port or settings.port
     if port_in_use(host, port):  # before the index check: say it at once
         fail(f"{host}:{port} is already in use: stop that server or pick another --port")
-    run_guarded(lambda: check_for_serving(settings))
+    from rag.index.background import start_rebuild, stop_rebuild
+
+    stale = run_guarded(lambda: check_for_serving(settings))
+    rebuild = start_rebuild(settings, stale) if stale else None
+    if stale:
+        click.echo(f"The index needs a rebuild ({stale}): serving the last good generation meanwhile.", err=True)
     # Worker processes read their settings from the environment: pass the CLI's choices on.
     for name in ("data_dir", "corpus_dir", "index_dir", "embedder", "embedding_model"):
         os.environ[f"RAG_{name.upper()}"] = str(getattr(settings, name))
+    os.environ["RAG_SERVE_SUPERVISOR_PID"] = str(os.getpid())  # workers die with this process (app/supervision.py)
     # Each worker's model keeps a thread per core: with its brief OpenMP spin two models share the cores
     # gracefully, and a lone request is answered at full speed (bench/RESULTS.md: 2 workers on 2 cores answer
     # one client in ~16 ms instead of ~27 ms with a core each, for ~10 % fewer requests/s under load;
@@ -75,5 +88,8 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         log_config=None,  # keep the JSON set-up above; uvicorn's loggers propagate to it
         log_level="info",
         access_log=False,  # app.access writes one line per request, with its request id
+        proxy_headers=False,  # uvicorn trusts X-Forwarded-For from 127.0.0.1; RAG_TRUSTED_PROXIES decides instead
         timeout_graceful_shutdown=10,
     )
+    if rebuild is not None:
+        stop_rebuild(rebuild)

@@ -69,6 +69,9 @@ def _check_name(name: str) -> str:
     refuse_dotdot(name)
     if not base or _CONTROL.search(name):
         raise CorpusError(name or "(no name)", "the file name is empty or has control characters")
+    if base.startswith("."):
+        # A hidden file has no name before its extension to make a slug of (`.hidden.md`): say so, never crash.
+        raise CorpusError(name, "the file name starts with a dot (a hidden file); rename it, e.g. `hidden.md`")
     return base
 
 
@@ -162,6 +165,18 @@ def _known_speakers(document: Document, meta: Mapping[str, Any], known: Sequence
     return out
 
 
+def check_paragraphs(name: str, document: Document, limit: int) -> None:
+    """Refuse a paragraph over `limit` characters: its embedding would take the model for minutes."""
+    for chunk in document.chunks:
+        if len(chunk.text) > limit:
+            raise CorpusError(
+                name,
+                f"paragraph {chunk.number} is {len(chunk.text)} characters; the limit is {limit} "
+                "(RAG_MAX_PARAGRAPH_CHARS): separate its paragraphs with blank lines",
+                chunk.lines[0] if chunk.lines else None,
+            )
+
+
 def summary(document: Document) -> DocumentSummary:
     info = document.info
     return DocumentSummary(
@@ -210,6 +225,7 @@ def prepare(settings: Settings, uploads: Sequence[Upload], fields: Fields = NO_F
         meta = _clean_fields(upload.name, upload.meta, fields)
         limits = file_limits(settings)
         parsed = build_document(Path(upload.name), upload.data, {k: v for k, v in meta.items() if k != "slug"}, limits)
+        check_paragraphs(upload.name, parsed, settings.max_paragraph_chars)
         digest = content_hash(upload.data)
         if digest in hashes:
             out.append(Prepared(upload, parsed, "", meta, duplicate_of=hashes[digest]))

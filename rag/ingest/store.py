@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from rag.corpus import META_SUFFIX
 from rag.embedding import Embedder
-from rag.errors import Conflict, CorpusError, StoreBroken, UnknownDocument
+from rag.errors import Conflict, CorpusError, IngestError, StoreBroken, UnknownDocument
 from rag.index.build import Progress, build_under_lock
 from rag.index.generations import build_lock, read_manifest
 from rag.index.load import index_status
@@ -76,6 +77,7 @@ def add_documents(
 
     prepared = prepare(settings, uploads, fields)  # refusals happen here, before any lock or write
     embedder = embedder or get_embedder(settings)
+    progress = within_time_limit(settings.add_seconds, progress)
     if all(p.duplicate_of is not None for p in prepared) and not _index_behind(settings, embedder):
         return AddReport(tuple(_result(p) for p in prepared))
     with build_lock(settings.index_dir):
@@ -90,6 +92,22 @@ def add_documents(
             return AddReport(tuple(_result(p) for p in prepared))
     embedded, reused = _embedding_counts(folder)
     return AddReport(tuple(_result(p) for p in prepared), folder.name, embedded, reused)
+
+
+def within_time_limit(seconds: float, progress: Progress | None) -> Progress:
+    """`progress`, raising IngestError once `seconds` have passed (the add is then undone by its caller)."""
+    deadline = time.monotonic() + seconds
+
+    def report(stage: str, done: int, total: int) -> None:
+        if time.monotonic() > deadline:
+            raise IngestError(
+                f"indexing took longer than {seconds:g} s (RAG_ADD_SECONDS) and was undone; "
+                "add fewer or shorter documents at a time"
+            )
+        if progress is not None:
+            progress(stage, done, total)
+
+    return report
 
 
 def _store_and_build(settings: Settings, new: list[Prepared], embedder: Embedder, progress: Progress | None) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from rag import Settings
+from support.stores import NO_CLIENT_LIMITS
 from support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ def server_env(settings: Settings, **extra: str | int | float) -> dict[str, str]
         "RAG_FEEDBACK_DB": str(settings.feedback_db),
         "PYTHONUNBUFFERED": "1",
     }
-    env.update({f"RAG_{k.upper()}": str(v) for k, v in extra.items()})
+    env.update({f"RAG_{k.upper()}": str(v) for k, v in {**NO_CLIENT_LIMITS, **extra}.items()})
     return env
 
 

@@ -34,8 +34,20 @@ def private_store(seed: Path, tmp_path: Path) -> Settings:
     )
 
 
+# One address (the test client, or 127.0.0.1) asks every test's questions: the per-client limits, on by default,
+# are switched off for the tests' settings; tests of the limits set them explicitly (test_admission.py).
+NO_CLIENT_LIMITS: dict[str, int] = {
+    "rate_limit_per_minute": 0,
+    "client_answer_seconds_per_minute": 0,
+    "client_asks_at_once": 1000,
+    "feedback_per_minute": 0,
+}
+
+
 def copy_store(settings: Settings, target: Path) -> Settings:
     """A private copy of a corpus and its built index (tests change them freely)."""
     shutil.copytree(settings.corpus_dir, target / "corpus")
     shutil.copytree(settings.index_dir, target / "index")
-    return Settings(corpus_dir=target / "corpus", index_dir=target / "index", feedback_db=target / "fb.sqlite3")
+    return Settings(
+        corpus_dir=target / "corpus", index_dir=target / "index", feedback_db=target / "fb.sqlite3", **NO_CLIENT_LIMITS
+    )
