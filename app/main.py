@@ -153,6 +153,22 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's words for a body json.loads could not take
+
+
+async def _unreadable_body(request: Request) -> str:
+    """Why a JSON body could not be read at all (FastAPI only says "There was an error parsing the body")."""
+    try:
+        body = await request.body()  # already read (and kept) by the request that failed
+    except Exception:  # the stream is gone: say what the body must be
+        body = b""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"The request body is not UTF-8 (an invalid byte at position {exc.start}): send JSON encoded in UTF-8."
+    return "The request body could not be read as JSON (it nests too deeply?): send one JSON object, as documented."
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -229,4 +245,6 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 400 and detail == BODY_PARSE_ERROR:
+            detail = await _unreadable_body(request)
         return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=exc.headers)

@@ -158,6 +158,10 @@ def speakers(index: IndexDep) -> list[SpeakerSummary]:
     return _speakers(index)
 
 
+SPEECH_PAGE = 500  # paragraphs per page of GET /speeches (a speech is far shorter; a large document is paged)
+MAX_SPEECH_PAGE = 2000
+
+
 @api.get(
     "/speeches/{key}",
     response_model=SpeechView,
@@ -165,13 +169,21 @@ def speakers(index: IndexDep) -> list[SpeakerSummary]:
     tags=["corpus"],
     summary="A full speech, by speaker or document",
 )
-def speeches(key: str, index: IndexDep, request: Request) -> Any:
+def speeches(
+    key: str,
+    index: IndexDep,
+    request: Request,
+    offset: Annotated[int, Query(ge=0, description="First paragraph of the page (0-based).")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_SPEECH_PAGE, description="Paragraphs per page.")] = SPEECH_PAGE,
+) -> Any:
     """The speaker's whole speech (name, English name or organisation), or a whole document (slug),
-    with every paragraph's id so a client can show a quote in context. A browser (an `Accept` that names
-    text/html) gets the speech as a page instead, so `/speeches/<doc>#<paragraph id>` links work without JS."""
+    with every paragraph's id so a client can show a quote in context, a page of `limit` paragraphs from
+    `offset` at a time (`next_offset` names the next page; `total_paragraphs` the whole). A browser (an
+    `Accept` that names text/html) gets the speech as a page instead, so `/speeches/<doc>#<paragraph id>`
+    links work without JS."""
     if wants_html(request):
         return speech_page(request, index, key)
-    found = speech_in_context(index, key)
+    found = speech_in_context(index, key, offset, limit)
     if found is None:
         return JSONResponse(
             status_code=status.HTTP_404_NOT_FOUND,

@@ -117,6 +117,9 @@ class SpeechView:
     documents: list[str]
     paragraphs: list[ParagraphView]
     document_info: list[DocumentView] = field(default_factory=list)
+    total_paragraphs: int = 0  # the whole speech's paragraphs; `paragraphs` is the page from `offset`
+    offset: int = 0
+    next_offset: int | None = None  # where the next page starts (None: this page is the last)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,7 +136,9 @@ def speaks_in(chunk: Chunk, speaker: Speaker) -> bool:
     def same(fields: SpeakerFields) -> bool:
         return Speaker(fields.speaker, organization=fields.organization).key == speaker.key
 
-    return (chunk.own_voice_is_a_person and same(chunk)) or any(same(s) for s in chunk.segments)
+    # A document's own voice (编者按, a report's narrative) speaks in the paragraphs that are its own text.
+    own = chunk.own_voice_is_a_person or speaker.kind == "document"
+    return (own and same(chunk)) or any(same(s) for s in chunk.segments)
 
 
 def paragraphs_of(index: Index, speaker: Speaker) -> list[Chunk]:
@@ -163,8 +168,9 @@ def speaker_summaries(index: Index) -> list[SpeakerSummary]:
     return rows
 
 
-def speech(index: Index, key: str) -> SpeechView | None:
-    """A full speech by speaker name/alias, or a whole document by slug; None when nothing matches."""
+def speech(index: Index, key: str, offset: int = 0, limit: int | None = None) -> SpeechView | None:
+    """A full speech by speaker name/alias, or a whole document by slug (its paragraphs from `offset`, at
+    most `limit` of them); None when nothing matches."""
     key = key.strip()
     doc = index.document(key)
     if doc is not None:
@@ -180,6 +186,8 @@ def speech(index: Index, key: str) -> SpeechView | None:
     if not chunks:
         return None
     person = speakers[0] if doc is None else None
+    total = len(chunks)
+    end = total if limit is None else min(total, offset + limit)
     return SpeechView(
         key=key,
         title=title,
@@ -189,7 +197,10 @@ def speech(index: Index, key: str) -> SpeechView | None:
         organization_en=person.organization_en if person else None,
         speaker_title=person.title if person else None,
         documents=sorted({c.document for c in chunks}),
-        paragraphs=[ParagraphView.of(c) for c in chunks],
+        paragraphs=[ParagraphView.of(c) for c in chunks[offset:end]],
+        total_paragraphs=total,
+        offset=offset,
+        next_offset=end if end < total else None,
     )
 
 
@@ -212,9 +223,9 @@ def document_summaries(index: Index, slugs: Collection[str] | None = None) -> li
     return out
 
 
-def speech_in_context(index: Index, key: str) -> SpeechView | None:
+def speech_in_context(index: Index, key: str, offset: int = 0, limit: int | None = None) -> SpeechView | None:
     """`speech` plus the citation fields of each document it spans (for a reader's side panel)."""
-    found = speech(index, key)
+    found = speech(index, key, offset, limit)
     if found is None:
         return None
     return SpeechView(**{**found.__dict__, "document_info": document_summaries(index, set(found.documents))})

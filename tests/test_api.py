@@ -532,3 +532,24 @@ def test_questions_are_logged_unless_turned_off(tmp_path: Path, settings: Settin
 def test_the_api_returns_the_profile(client: TestClient) -> None:
     body = client.post("/ask", json={"question": "刘庆峰是谁？"}).json()
     assert body["intent"] == "profile" and body["profile"]["organization_en"] == "iFLYTEK"
+
+
+def test_speeches_are_paged_and_the_editors_note_is_a_speech(client: TestClient) -> None:
+    whole = client.get("/speeches/wenhua-keji-zuotanhui").json()
+    assert whole["total_paragraphs"] == len(whole["paragraphs"]) and whole["next_offset"] is None
+    first = client.get("/speeches/wenhua-keji-zuotanhui", params={"limit": 5}).json()
+    assert [p["id"] for p in first["paragraphs"]] == [p["id"] for p in whole["paragraphs"][:5]]
+    assert first["next_offset"] == 5 and first["total_paragraphs"] == whole["total_paragraphs"]
+    rest = client.get("/speeches/wenhua-keji-zuotanhui", params={"offset": 5, "limit": 2000}).json()
+    assert [p["id"] for p in first["paragraphs"] + rest["paragraphs"]] == [p["id"] for p in whole["paragraphs"]]
+    assert client.get("/speeches/wenhua-keji-zuotanhui", params={"limit": 0}).status_code == 422
+    note = client.get("/speeches/编者按").json()  # the editor's note: the page's own voice, not a person
+    assert note["paragraphs"] and all(p["speaker"] == "编者按" for p in note["paragraphs"])
+
+
+def test_unreadable_bodies_say_what_is_wrong(client: TestClient) -> None:
+    json_type = {"content-type": "application/json"}
+    latin = client.post("/ask", content=b'{"question": "\xff\xfe"}', headers=json_type)
+    assert latin.status_code == 400 and "not UTF-8" in latin.json()["detail"]
+    deep = client.post("/ask", content=b"[" * 5000 + b"]" * 5000, headers=json_type)
+    assert deep.status_code == 400 and "nests too deeply" in deep.json()["detail"]
