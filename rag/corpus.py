@@ -405,13 +405,29 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 
 def corpus_hash(corpus_dir: Path) -> str:
     """sha256 over every source and metadata file's name and bytes: changes when the corpus changes."""
+    return corpus_state(corpus_dir)[0]
+
+
+def corpus_state(corpus_dir: Path) -> tuple[str, dict[str, str]]:
+    """`corpus_hash`, and each source file's fingerprint (sha256 of its bytes and its metadata's), by file name.
+
+    An index segment records the fingerprint of each document it holds, so an incremental build reads
+    (parses, embeds) only the files whose fingerprint is new.
+    """
     digest = hashlib.sha256()
+    fingerprints: dict[str, str] = {}
     for p in corpus_files(corpus_dir):
-        digest.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+        own = hashlib.sha256()
+        part = p.name.encode() + b"\0" + p.read_bytes() + b"\0"
+        digest.update(part)
+        own.update(part)
         meta = p.with_name(p.name.split(".")[0] + META_SUFFIX)
         if meta.exists():
-            digest.update(meta.name.encode() + b"\0" + meta.read_bytes() + b"\0")
-    return digest.hexdigest()
+            part = meta.name.encode() + b"\0" + meta.read_bytes() + b"\0"
+            digest.update(part)
+            own.update(part)
+        fingerprints[p.name] = own.hexdigest()
+    return digest.hexdigest(), fingerprints
 
 
 def load_corpus(corpus_dir: Path, limits: FileLimits | None = None) -> list[Document]:

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Chunk count above which the dense index switches from exact search to IVF (float16 codes).",
     )
+    max_segment_paragraphs: int = Field(
+        2_000_000,
+        ge=1,
+        description="Largest segment a tiered merge (`rag optimize`) may make; `rag optimize --full` ignores it.",
+    )
 
     # Search backend (docs/scale-out.md)
     backend: StoreBackend = Field(

@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.embedder import FakeEmbedder
+from support.segments import only_segment
 
 from rag import Settings, build_index, ensure_index, index_status, load_index
 from rag.errors import IndexUnavailable
 from rag.index.generations import CURRENT, current_generation
-from rag.index.layout import FILES, FORMAT_VERSION, layout_table
+from rag.index.layout import FORMAT_VERSION, GENERATION_FILES, layout_table
+from rag.index.segment import FILES as SEGMENT_FILES
 
 
 class ExplodingEmbedder(FakeEmbedder):
@@ -42,12 +44,16 @@ def test_manifest_records_what_was_built(index) -> None:
     assert m["counts"] == {"documents": 1, "chunks": 36, "sentences": len(index.sentences), "speakers": 9}
     assert len(m["corpus_hash"]) == 64
     assert m["dense_index"]["type"] == "flat-ip"
-    assert {"chunks.jsonl", "vectors.npy", "dense.faiss", "sentence_vectors.npy", "bm25/vocab.index.json"} <= set(
-        m["files"]
-    )
+    assert set(m["files"]) == {"anchor_vectors.npy"}  # everything else is in its segments
     for rel, digest in m["files"].items():
         assert (index.folder / rel).is_file() and len(digest) == 64
-    assert not any(p.suffix in {".pkl", ".pickle"} for p in index.folder.rglob("*"))
+    segment = only_segment(index.folder)
+    assert [s["name"] for s in m["segments"]] == [segment.name] and m["deleted"] == {}
+    described = json.loads((segment / "segment.json").read_text(encoding="utf-8"))
+    assert {"chunks.bin", "vectors.npy", "dense.faiss", "sentence_vectors.npy", "terms.npy"} <= set(described["files"])
+    for rel, digest in described["files"].items():
+        assert (segment / rel).is_file() and len(digest) == 64
+    assert not any(p.suffix in {".pkl", ".pickle"} for p in index.folder.parent.rglob("*"))
 
 
 def test_sentence_embeddings_are_built_with_the_index(index) -> None:
@@ -65,6 +71,7 @@ def test_missing_index_is_refused_with_the_fix(fresh_settings: Settings) -> None
 
 def test_corrupt_file_is_refused(fresh_settings: Settings) -> None:
     folder = build_index(fresh_settings, FakeEmbedder())
+    folder = only_segment(folder)
     data = bytearray((folder / "vectors.npy").read_bytes())
     data[-1] ^= 0xFF
     (folder / "vectors.npy").write_bytes(bytes(data))
@@ -74,10 +81,11 @@ def test_corrupt_file_is_refused(fresh_settings: Settings) -> None:
 
 def test_truncated_and_missing_files_are_refused(fresh_settings: Settings) -> None:
     folder = build_index(fresh_settings, FakeEmbedder())
-    (folder / "chunks.jsonl").write_bytes((folder / "chunks.jsonl").read_bytes()[:100])
-    with pytest.raises(IndexUnavailable, match=r"chunks\.jsonl"):
+    segment = only_segment(folder)
+    (segment / "chunks.bin").write_bytes((segment / "chunks.bin").read_bytes()[:100])
+    with pytest.raises(IndexUnavailable, match=r"chunks\.bin"):
         load_index(fresh_settings, FakeEmbedder())
-    (folder / "dense.faiss").unlink()
+    (only_segment(folder) / "dense.faiss").unlink()
     with pytest.raises(IndexUnavailable, match=r"missing|corrupt"):
         load_index(fresh_settings, FakeEmbedder())
 
@@ -150,8 +158,9 @@ def test_interrupted_build_leaves_the_previous_index_serving(fresh_settings: Set
 
 
 def test_pinyin_lexicon_is_built_into_the_generation(index) -> None:
-    stored = json.loads((index.folder / "pinyin.json").read_text(encoding="utf-8"))
-    assert "pinyin.json" in index.manifest.files
+    segment = only_segment(index.folder)
+    stored = json.loads((segment / "pinyin.json").read_text(encoding="utf-8"))
+    assert "pinyin.json" in json.loads((segment / "segment.json").read_text(encoding="utf-8"))["files"]
     assert stored == index.pinyin
     assert stored["malanshan"] == "马栏山" and stored["changsha"] == "长沙"
     assert all(k.isascii() and k.isalpha() and k == k.lower() for k in stored)
@@ -159,7 +168,7 @@ def test_pinyin_lexicon_is_built_into_the_generation(index) -> None:
 
 def test_damaged_pinyin_file_is_refused(fresh_settings: Settings) -> None:
     folder = build_index(fresh_settings, FakeEmbedder())
-    (folder / "pinyin.json").write_text('{"malanshan": "长沙"}', encoding="utf-8")
+    (only_segment(folder) / "pinyin.json").write_text('{"malanshan": "长沙"}', encoding="utf-8")
     with pytest.raises(IndexUnavailable, match=r"pinyin\.json.*corrupt"):
         load_index(fresh_settings, FakeEmbedder())
 
@@ -168,9 +177,10 @@ def test_sources_are_read_on_demand_and_checked(fresh_settings: Settings) -> Non
     folder = build_index(fresh_settings, FakeEmbedder())
     index = load_index(fresh_settings, FakeEmbedder())
     slug = index.documents[0].slug
-    assert index.sources[slug] == (folder / "sources" / f"{slug}.txt").read_text(encoding="utf-8")
+    sources = only_segment(folder) / "sources"
+    assert index.sources[slug] == (sources / f"{slug}.txt").read_text(encoding="utf-8")
     assert index.sources.get("no-such-document") is None
-    (folder / "sources" / f"{slug}.txt").unlink()
+    (sources / f"{slug}.txt").unlink()
     with pytest.raises(IndexUnavailable, match=r"cannot be read|missing"):
         load_index(fresh_settings, FakeEmbedder(), verify=False)
 
@@ -230,6 +240,10 @@ def test_the_readme_layout_table_is_the_one_the_format_defines() -> None:
 
 
 def test_every_file_a_generation_holds_is_in_the_layout(index) -> None:
-    described = {name.split("/")[0] for name, _ in FILES}
+    described = {name.split("/")[0] for name, _ in GENERATION_FILES}
     on_disk = {p.relative_to(index.folder).parts[0] for p in index.folder.rglob("*") if p.is_file()}
     assert on_disk == described
+    segment = only_segment(index.folder)
+    described = {n.strip().split("/")[0] for names, _ in SEGMENT_FILES for n in names.split(",")}
+    on_disk = {p.relative_to(segment).parts[0] for p in segment.rglob("*") if p.is_file()}
+    assert on_disk - {".verified.json"} == described

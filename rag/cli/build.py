@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import click
 
@@ -46,5 +47,35 @@ def build(ctx: Context, force: bool, as_json: bool) -> None:
             f"{counts.sentences} sentences, {counts.speakers} speakers in {manifest.build_seconds} s "
             f"({manifest.dense_index.type})."
         )
+
+    run_guarded(body)
+
+
+@click.command()
+@click.option("--full", is_flag=True, help="Merge every segment into one (and drop every deleted paragraph).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_ctx
+def optimize(ctx: Context, full: bool, as_json: bool) -> None:
+    """Merge the index's small segments (tiered, as `rag add` leaves them) and drop deleted paragraphs.
+
+    Nothing is embedded again; the previous generation serves until the merged one is published.
+
+    Example: rag optimize --full
+    """
+    from rag.index.merge import optimize as run
+
+    def body() -> None:
+        from rag.embedding import get_embedder
+
+        report = run(ctx.settings, get_embedder(ctx.settings), full)
+        if as_json:
+            click.echo(json.dumps(asdict(report), ensure_ascii=False, indent=2))
+        elif report.generation is None:
+            click.echo(f"Nothing to merge ({report.segments_before} segment(s)).")
+        else:
+            click.echo(
+                f"Merged {report.segments_before} segment(s) into {report.segments_after} in {report.seconds} s "
+                f"({len(report.merges)} merge(s)); serving {report.generation}."
+            )
 
     run_guarded(body)

@@ -76,6 +76,7 @@ def register_commands(group: click.Group) -> None:
         query.chat,
         query.speakers,
         serve.serve,
+        build.optimize,
         agents.mcp_command,
         documents.add,
         documents.remove,

@@ -20,7 +20,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from rag.corpus import Chunk, Document, corpus_hash, load_corpus
+from rag.corpus import Chunk, Document, corpus_hash, corpus_state, load_corpus
 from rag.embedding import Embedder
 from rag.errors import IndexFormatError, IndexUnavailable
 from rag.index import layout
@@ -282,6 +282,17 @@ def build_under_lock(
     """`build_index` for a caller that already holds `build_lock` (ingestion changes the corpus under it)."""
     index_dir = settings.index_dir
     cleanup(index_dir)
+    if settings.backend == "local":  # generations of segments (rag/index/sync.py)
+        from rag.index import sync
+
+        if documents is not None:
+            return sync.build_from_scratch(settings, embedder, documents, _documents_hash(documents), {}, progress)
+        if reuse_vectors:
+            return sync.bring_up_to_date(settings, embedder, progress)
+        digest, fingerprints = corpus_state(settings.corpus_dir)
+        docs = load_corpus(settings.corpus_dir, file_limits(settings))
+        return sync.build_from_scratch(settings, embedder, docs, digest, fingerprints, progress)
+    # Milvus: one complete folder, published to its collections.
     docs = documents if documents is not None else load_corpus(settings.corpus_dir, file_limits(settings))
     digest = corpus_hash(settings.corpus_dir) if documents is None else _documents_hash(docs)
     cache = VectorCache.from_serving(index_dir, embedder) if reuse_vectors else VectorCache()

@@ -2,7 +2,9 @@
 atomically, the build lock, clean-up, and the manifest every generation is checked against.
 
 Layout of `RAG_INDEX_DIR`: `CURRENT` (the serving generation's name), `gen-<time>-<id>/` (complete,
-immutable generations; rag/index/layout.py defines their files), `.tmp-gen-*` (a build in progress), `.lock`.
+immutable generations: a manifest naming their segments, and the few files of their own),
+`segments/seg-<time>-<id>/` (immutable segments, shared by the generations that name them; rag/index/segment.py),
+`.tmp-*` (a build in progress), `.lock`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rag.errors import IndexFormatError, IndexUnavailable
 from rag.index.layout import FORMAT_VERSION, MANIFEST, Manifest, read_manifest_json, sha256_file
 
 CURRENT = "CURRENT"
+SEGMENTS = "segments"  # the immutable segments generations name (rag/index/segment.py)
 LOCK = ".lock"
 FIX = "run `rag build --force` to rebuild it"
 
@@ -98,6 +101,27 @@ def cleanup(index_dir: Path, keep: str | None = None, keep_previous: int = 1, pr
         removed.append(p.name)
     for p in index_dir.glob(f".{CURRENT}.*"):
         p.unlink(missing_ok=True)
+    removed += cleanup_segments(index_dir, [g for g in gens if g.name in kept])
+    return removed
+
+
+def cleanup_segments(index_dir: Path, kept: list[Path]) -> list[str]:
+    """Remove the segments no kept generation names, and segments a killed writer left half-written."""
+    folder = index_dir / SEGMENTS
+    if not folder.is_dir():
+        return []
+    referenced: set[str] = set()
+    for gen in kept:
+        try:
+            data = read_manifest_json(gen)
+            referenced.update(str(r["name"]) for r in data.get("segments", ()))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return []  # a kept generation that cannot be read: keep every segment rather than guess
+    removed = []
+    for p in folder.iterdir():
+        if p.name.startswith(".tmp-") or (p.is_dir() and p.name not in referenced):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(f"{SEGMENTS}/{p.name}")
     return removed
 
 

@@ -19,10 +19,12 @@ from rag.corpus import Chunk, DocumentInfo
 from rag.speakers import Speaker
 
 # Any change of what the parsers derive bumps it too, so that the next command reads the corpus again.
+# 6: generations of immutable segments plus deletions (rag/index/segment.py); single-folder generations
+# remain only as what is published to Milvus;
 # 5: organisations a title refers back to (公司首席技术官 after the company named before), organisations in
 # pinyin (org_pinyin: Nanling University);
 # 4: paragraph voices (segments, questions, labels), speakers in pinyin; 3: speaker kinds; 2: pinyin.json
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -39,6 +41,7 @@ TERMS = "terms.json"  # Milvus generations only: keyword token → [id, paragrap
 PINYIN = "pinyin.json"
 SOURCES = "sources"
 
+# A single-folder generation (what is published to Milvus): every file in its folder.
 FILES: tuple[tuple[str, str], ...] = (
     (MANIFEST, "format version, embedder id and dimension, corpus hash, counts, build time, dense index type, sha256 of every other file"),
     (CHUNKS, "one paragraph per line: id, document, number, kind, attribution, text, offsets, source lines"),
@@ -60,10 +63,22 @@ def source_path(folder: Path, slug: str) -> Path:
     return folder / SOURCES / f"{slug}.txt"
 
 
+# A local generation: its manifest names its segments (rag/index/segment.py defines their files).
+GENERATION_FILES: tuple[tuple[str, str], ...] = (
+    (MANIFEST, "format version, embedder, corpus hash, live counts, the segments in row order with the sha256 of "
+     "each one's segment.json, the documents deleted from each, sha256 of the other file"),
+    (ANCHOR_VECTORS, "vectors of everyday off-topic sentences (rag/data/offtopic_anchors.txt), for abstention"),
+)  # fmt: skip
+
+
 def layout_table() -> str:
-    """The Markdown table of a generation's files (the README's table is this)."""
-    rows = ["| File | Holds |", "|---|---|"]
-    rows += [f"| `{name}` | {holds} |" for name, holds in FILES]
+    """The Markdown tables of a generation's and a segment's files (the README's tables are these)."""
+    from rag.index.segment import FILES as SEGMENT_FILES
+
+    rows = ["| `gen-*/` file | Holds |", "|---|---|"]
+    rows += [f"| `{name}` | {holds} |" for name, holds in GENERATION_FILES]
+    rows += ["", "| `segments/seg-*/` file | Holds |", "|---|---|"]
+    rows += [f"| {', '.join(f'`{n.strip()}`' for n in name.split(','))} | {holds} |" for name, holds in SEGMENT_FILES]
     return "\n".join(rows)
 
 
@@ -110,6 +125,15 @@ class MilvusCollections:
 
 
 @dataclass(frozen=True)
+class SegmentRef:
+    """A segment a generation serves: its name, the sha256 of its `segment.json`, and its row count."""
+
+    name: str
+    sha256: str
+    chunks: int
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What a generation is: its format, embedder, corpus, counts, and the checksum of every other file."""
 
@@ -125,12 +149,17 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     milvus: MilvusCollections | None = None  # None: the vectors and keyword index are this folder's files
+    # Local generations: the segments served, in row order, and the documents deleted from each (by slug).
+    # Empty: a single-folder generation (what is published to Milvus), every file in this folder.
+    segments: tuple[SegmentRef, ...] = ()
+    deleted: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["dense_index"] = {k: v for k, v in data["dense_index"].items() if v is not None}
         if data["milvus"] is None:
             del data["milvus"]
+        data["segments"] = [asdict(s) for s in self.segments]
         return data
 
     @classmethod
@@ -150,6 +179,8 @@ class Manifest:
                 build_seconds=float(data["build_seconds"]),
                 files={str(k): str(v) for k, v in dict(data["files"]).items()},
                 milvus=MilvusCollections(**data["milvus"]) if data.get("milvus") is not None else None,
+                segments=tuple(SegmentRef(str(r["name"]), str(r["sha256"]), int(r["chunks"])) for r in data.get("segments", ())),
+                deleted={str(k): [str(s) for s in v] for k, v in dict(data.get("deleted", {})).items()},
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"the manifest is malformed ({type(exc).__name__}: {exc})") from None

@@ -10,7 +10,7 @@ import logging
 import operator
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, SupportsIndex, TypeVar, cast
@@ -56,8 +56,10 @@ class SourceTexts:
 
     KEEP = 32
 
-    def __init__(self, folder: Path, slugs: Iterable[str]) -> None:
-        self._folder = folder
+    def __init__(self, folder: Path | dict[str, Path], slugs: Iterable[str]) -> None:
+        """`folder`: the one folder of every source, or each slug's folder (a generation of segments)."""
+        self._folders = folder if isinstance(folder, dict) else None
+        self._folder = folder if isinstance(folder, Path) else Path()
         self._slugs = frozenset(slugs)
         self._recent: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
@@ -70,9 +72,10 @@ class SourceTexts:
                 self._recent.move_to_end(slug)
                 return self._recent[slug]
         try:
-            text = (self._folder / f"{slug}.txt").read_text(encoding="utf-8")
+            folder = self._folders[slug] if self._folders is not None else self._folder
+            text = (folder / f"{slug}.txt").read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            log.error("source of %s cannot be read from %s", slug, self._folder)
+            log.error("source of %s cannot be read", slug)
             return None
         with self._lock:
             self._recent[slug] = text
@@ -113,7 +116,7 @@ class Index:
 
     folder: Path
     manifest: Manifest
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]  # a list, or the segments' records read on demand (rag.index.segmented)
     documents: list[DocumentInfo]
     registry: SpeakerRegistry
     store: ParagraphStore  # vectors and keyword search: local files or Milvus (rag.store)
@@ -127,6 +130,9 @@ class Index:
     rows_by_document: dict[str, np.ndarray] = field(default_factory=dict)
     answer_rows: dict[str, tuple[int, ...]] = field(default_factory=dict)  # question id -> its answers' rows
     pinyin: dict[str, str] = field(default_factory=dict)  # romanised corpus word → corpus word
+    # Given by a generation of segments, which files them: the row of a paragraph id, and the row tables.
+    row_of_id: Callable[[str], int | None] | None = None
+    filed_rows: FiledRows | None = None
 
     @property
     def generation(self) -> str:
@@ -143,6 +149,9 @@ class Index:
         return self.store.sentence_vectors
 
     def chunk_by_id(self, chunk_id: str) -> Chunk | None:
+        if self.row_of_id is not None:
+            row = self.row_of_id(chunk_id)
+            return None if row is None else self.chunks[row]
         return self._by_id.get(chunk_id)
 
     def document(self, slug: str) -> DocumentInfo | None:
@@ -162,17 +171,21 @@ class Index:
 
     def __post_init__(self) -> None:
         self._memo: dict[str, Any] = {}
-        self._by_id = {c.id: c for c in self.chunks}
+        self._by_id = {c.id: c for c in self.chunks} if self.row_of_id is None else {}
         self._documents = {d.slug: d for d in self.documents}
         self.sentence_rows = SentenceSpans(self.sentences, len(self.chunks))
-        self.rows_by_speaker, self.rows_by_document, self.answer_rows = file_rows(self.chunks)
+        filed = self.filed_rows if self.filed_rows is not None else file_rows(self.chunks)
+        self.rows_by_speaker, self.rows_by_document, self.answer_rows = filed
 
     def speaker_rows(self, name: str) -> np.ndarray:
         """The rows of every paragraph holding words of the speaker (by name, in either script)."""
         return self.rows_by_speaker.get(speaker_key(name), np.zeros(0, dtype=np.int64))
 
 
-def file_rows(chunks: list[Chunk]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+FiledRows = tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, tuple[int, ...]]]
+
+
+def file_rows(chunks: Sequence[Chunk]) -> FiledRows:
     """Rows by speaker key, rows by document, and each question's answers' rows (what filters select)."""
     by_speaker: dict[str, list[int]] = {}
     by_doc: dict[str, list[int]] = {}
@@ -244,6 +257,10 @@ def load_index(settings: Settings, embedder: Embedder | None = None, verify: boo
             f"The index was built with embedder {built.id} ({built.dimension}-d) but the settings "
             f"select {embedder.id} ({embedder.dimension}-d); {FIX} or change RAG_EMBEDDER."
         )
+    if manifest.segments:
+        from rag.index.load_segments import load_segmented
+
+        return load_segmented(settings, folder, manifest, embedder, full_check=False)
     try:
         chunks = list(layout.read_chunks(folder))
         documents = layout.read_documents(folder)

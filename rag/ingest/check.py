@@ -9,11 +9,12 @@ import hashlib
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rag.corpus import Document, build_document, corpus_files, load_corpus, slug_for
-from rag.errors import Conflict, CorpusError, IngestError
+from rag.corpus import Document, DocumentInfo, build_document, corpus_files, corpus_state, load_corpus, slug_for
+from rag.errors import Conflict, CorpusError, IngestError, RagError
 from rag.files.sniff import check_name as check_file_name
 from rag.ingest.records import NO_FIELDS, DocumentSummary, Fields, Prepared, Upload
 from rag.ingest.uploads import refuse_dotdot, too_large
@@ -21,6 +22,9 @@ from rag.script import to_simplified
 from rag.settings import Settings, file_limits
 from rag.speakers import Speaker
 from rag.textutil import has_cjk
+
+if TYPE_CHECKING:
+    from rag.index.segment import StoredDocument
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 FIELD_LIMITS = {"title": 200, "subtitle": 200, "date": 40, "source": 100, "format": 20}
@@ -197,23 +201,69 @@ def summary(document: Document) -> DocumentSummary:
     )
 
 
-def stored_documents(corpus_dir: Path) -> tuple[list[Document], dict[str, DocumentSummary], set[str]]:
-    """Documents in the store, a content hash → summary map, and every name stem in use."""
+@dataclass(frozen=True)
+class KnownDocument:
+    """A document in the store, as validation needs it: its fields, speakers and listing."""
+
+    info: DocumentInfo
+    speakers: tuple[Speaker, ...]
+    summary: DocumentSummary
+
+
+def summary_from_json(data: dict[str, Any]) -> DocumentSummary:
+    return DocumentSummary(**{**data, "speakers": tuple(data["speakers"]), "notes": tuple(data["notes"])})
+
+
+def stored_documents(
+    corpus_dir: Path, index_dir: Path | None = None
+) -> tuple[list[KnownDocument], dict[str, DocumentSummary], set[str]]:
+    """Documents in the store, a content hash → summary map, and every name stem in use.
+
+    With `index_dir`: when the serving generation holds exactly the store's files (same fingerprints), they
+    are taken from its segments instead of parsing the whole store (an archive's add costs the page, not the archive).
+    """
     if not corpus_dir.is_dir():
         return [], {}, set()
     files = corpus_files(corpus_dir)
+    stems = {p.name.split(".")[0] for p in corpus_dir.iterdir()}
+    indexed = _indexed_documents(corpus_dir, index_dir) if index_dir is not None and files else None
+    if indexed is not None:
+        known = [KnownDocument(d.info, d.speakers, summary_from_json(d.summary)) for d in indexed]
+        return known, {d.content_hash: k.summary for d, k in zip(indexed, known, strict=True)}, stems
     documents = load_corpus(corpus_dir) if files else []
     by_file = {d.info.file: d for d in documents}
     hashes = {content_hash(p.read_bytes()): summary(by_file[p.name]) for p in files if p.name in by_file}
-    stems = {p.name.split(".")[0] for p in corpus_dir.iterdir()}
-    return documents, hashes, stems
+    return [KnownDocument(d.info, tuple(d.speakers), summary(d)) for d in documents], hashes, stems
+
+
+def _indexed_documents(corpus_dir: Path, index_dir: Path) -> list[StoredDocument] | None:
+    """The serving generation's documents when they are the store's files exactly; else None."""
+    from rag.index.generations import current_generation, read_manifest
+    from rag.index.sync import read_live_segments
+
+    name = current_generation(index_dir)
+    if name is None:
+        return None
+    try:
+        manifest = read_manifest(index_dir / name)
+        if not manifest.segments:
+            return None
+        documents = [d for s in read_live_segments(index_dir, manifest) for d in s.live_documents]
+    except (RagError, OSError, ValueError, KeyError, TypeError):
+        return None
+    _, fingerprints = corpus_state(corpus_dir)
+    if {d.info.file: d.fingerprint for d in documents} != fingerprints:
+        return None
+    if any(not d.summary or not d.content_hash for d in documents):
+        return None
+    return documents
 
 
 def prepare(settings: Settings, uploads: Sequence[Upload], fields: Fields = NO_FIELDS) -> list[Prepared]:
     """Validate every upload against the store; raises on the first refusal, writes nothing."""
     if len(uploads) > 1 and (fields.slug or fields.title):
         raise IngestError("--slug and --title name one document: give them with a single file")
-    documents, hashes, stems = stored_documents(settings.corpus_dir)
+    documents, hashes, stems = stored_documents(settings.corpus_dir, settings.index_dir)
     slugs = {d.info.slug for d in documents} | stems
     known = [s for d in documents for s in d.speakers]
     out: list[Prepared] = []

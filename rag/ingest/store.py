@@ -157,7 +157,7 @@ def remove_document(settings: Settings, slug: str, embedder: Embedder | None = N
     embedder = embedder or get_embedder(settings)
     with build_lock(settings.index_dir):
         remove_abandoned_writes(settings.corpus_dir)
-        documents, _, _ = stored_documents(settings.corpus_dir)
+        documents, _, _ = stored_documents(settings.corpus_dir, settings.index_dir)
         target = next((d for d in documents if d.info.slug == slug), None)
         if target is None:
             known = ", ".join(sorted(d.info.slug for d in documents)) or "(none)"
@@ -176,10 +176,10 @@ def remove_document(settings: Settings, slug: str, embedder: Embedder | None = N
             for path, data in reversed(saved):  # the metadata first, then the source that makes it a document
                 _write_atomic(path, data)
             raise
-    return RemoveReport(summary(target), folder.name)
+    return RemoveReport(target.summary, folder.name)
 
 
 def list_documents(settings: Settings) -> list[DocumentSummary]:
-    """Every document in the store (parsed from the store itself, not the index)."""
-    documents, _, _ = stored_documents(settings.corpus_dir)
-    return [summary(d) for d in documents]
+    """Every document in the store (from the index when it holds exactly the store's files, else parsed)."""
+    documents, _, _ = stored_documents(settings.corpus_dir, settings.index_dir)
+    return [d.summary for d in documents]

@@ -12,13 +12,17 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "documents"
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    """sha256 of every file under a folder (hidden ones included), by relative path."""
+    """sha256 of every file under a folder (hidden ones included), by relative path.
+
+    A segment's `.verified.json` is left out: it is a cache of which files were checked (a copied index
+    is checked, and stamped, again), not index content.
+    """
     if not folder.exists():
         return {}
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != ".verified.json"
     }
 
 

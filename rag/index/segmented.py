@@ -1,0 +1,306 @@
+"""A generation's segments seen as one index: global rows over their live rows, and the store that searches them.
+
+Global rows number the live paragraphs of every segment in the generation's order (a deleted paragraph has
+no global row), so nothing past this module knows about segments or deletions. Dense search asks each
+segment's FAISS index for its own best rows and merges them; BM25 takes its statistics (paragraph count,
+document frequencies, average length) from the whole generation, so the ranking is the one a single merged
+index gives (tests/test_segments.py compares them).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+import numpy as np
+
+from rag.corpus import Chunk
+from rag.index.local_store import search_one
+from rag.index.postings import idf, term_weights
+from rag.index.segment import Segment
+from rag.store import RowFilter, rounded_scores, sample_rows
+from rag.vocabulary import StoreBackend
+
+
+class RowMap:
+    """Local rows of one segment ↔ global rows: the live local rows, placed from `offset` on."""
+
+    def __init__(self, n_local: int, live: np.ndarray | None, offset: int) -> None:
+        self.n_local = n_local
+        self.live = live  # sorted live local rows; None: every row is live
+        self.offset = offset
+        self.n_live = n_local if live is None else len(live)
+        if live is None:
+            self._global: np.ndarray | None = None
+        else:
+            self._global = np.full(n_local, -1, dtype=np.int64)
+            self._global[live] = offset + np.arange(len(live))
+
+    def to_global(self, local: np.ndarray) -> np.ndarray:
+        """Global rows of local rows (-1 for a deleted one)."""
+        local = np.asarray(local, dtype=np.int64)
+        return local + self.offset if self._global is None else self._global[local]
+
+    def to_local(self, global_rows: np.ndarray) -> np.ndarray:
+        at = np.asarray(global_rows, dtype=np.int64) - self.offset
+        return at if self.live is None else self.live[at]
+
+    @property
+    def deleted(self) -> int:
+        return self.n_local - self.n_live
+
+
+class Part:
+    """A segment as one generation sees it: its paragraph and sentence row maps."""
+
+    def __init__(self, segment: Segment, deleted_slugs: set[str], offset: int, sentence_offset: int) -> None:
+        self.segment = segment
+        dead = [r for slug in deleted_slugs for r in segment.rows_by_document.get(slug, [])]
+        n = len(segment)
+        live = None
+        if dead:
+            keep = np.ones(n, dtype=bool)
+            keep[np.asarray(dead, dtype=np.int64)] = False
+            live = np.flatnonzero(keep)
+        self.paragraphs = RowMap(n, live, offset)
+        sentence_rows = segment.sentences[:, 0] if len(segment.sentences) else np.zeros(0, dtype=np.int64)
+        sentence_live = None if live is None else np.flatnonzero(self.paragraphs.to_global(sentence_rows) >= 0)
+        self.sentences = RowMap(len(segment.sentences), sentence_live, sentence_offset)
+
+    def global_sentences(self) -> np.ndarray:
+        """This part's live sentences as (global paragraph row, start, end)."""
+        own = self.segment.sentences
+        if self.sentences.live is not None:
+            own = own[self.sentences.live]
+        out = np.array(own, dtype=np.int32).reshape(-1, 3)
+        out[:, 0] = self.paragraphs.to_global(out[:, 0])
+        return out
+
+
+def make_parts(segments: Sequence[Segment], deleted: dict[str, list[str]]) -> list[Part]:
+    parts: list[Part] = []
+    offset = sentence_offset = 0
+    for segment in segments:
+        part = Part(segment, set(deleted.get(segment.name, ())), offset, sentence_offset)
+        parts.append(part)
+        offset += part.paragraphs.n_live
+        sentence_offset += part.sentences.n_live
+    return parts
+
+
+def _split(starts: list[int], rows: np.ndarray) -> np.ndarray:
+    """Which part each global row falls in."""
+    return np.searchsorted(np.asarray(starts[1:], dtype=np.int64), rows, side="right")
+
+
+class ChunkSequence(Sequence[Chunk]):
+    """Every live paragraph record by global row (read from the segments on demand)."""
+
+    def __init__(self, parts: list[Part]) -> None:
+        self._parts = parts
+        self._starts = [p.paragraphs.offset for p in parts]
+        self._n = sum(p.paragraphs.n_live for p in parts)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, row: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(self._n))]
+        row = int(row)
+        if row < 0:
+            row += self._n
+        if not 0 <= row < self._n:
+            raise IndexError(row)
+        part = self._parts[bisect.bisect_right(self._starts, row) - 1]
+        return part.segment.chunks[int(part.paragraphs.to_local(np.asarray([row]))[0])]
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for part in self._parts:
+            live = part.paragraphs.live
+            table = part.segment.chunks
+            if live is None:
+                yield from table
+            else:
+                for local in live.tolist():
+                    yield table[local]
+
+    def row_of(self, chunk_id: str) -> int | None:
+        """The global row of the live paragraph with this id."""
+        for part in self._parts:
+            local = part.segment.chunks.row_of(chunk_id)
+            if local is not None:
+                found = int(part.paragraphs.to_global(np.asarray([local]))[0])
+                if found >= 0:
+                    return found
+        return None
+
+
+class ConcatRows:
+    """The paragraph (or sentence) vectors of every part as one (rows, d) matrix read by rows."""
+
+    def __init__(self, matrices: list[Any], maps: list[RowMap], dimension: int) -> None:
+        self._matrices = matrices
+        self._maps = maps
+        self._starts = [m.offset for m in maps]
+        self.shape = (sum(m.n_live for m in maps), dimension)
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        n = self.shape[0]
+        if isinstance(key, int | np.integer):
+            row = int(key) + n if key < 0 else int(key)
+            if not 0 <= row < n:
+                raise IndexError(f"row {key} is out of range for {n} rows")
+            return self._gather(np.asarray([row]))[0]
+        if isinstance(key, slice):
+            return self._gather(np.arange(*key.indices(n), dtype=np.int64))
+        rows = np.asarray(key)
+        if rows.dtype == bool or rows.ndim != 1 or (not np.issubdtype(rows.dtype, np.integer) and rows.size):
+            raise IndexError("rows must be an int, a slice or a 1-D array of row numbers")
+        rows = rows.astype(np.int64, copy=False)
+        rows = np.where(rows < 0, rows + n, rows)
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            raise IndexError(f"a row is out of range for {n} rows")
+        return self._gather(rows)
+
+    def _gather(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        which = _split(self._starts, rows)
+        for i in np.unique(which).tolist():
+            at = np.flatnonzero(which == i)
+            out[at] = self._matrices[i][self._maps[i].to_local(rows[at])]
+        return out
+
+    def __matmul__(self, vector: np.ndarray) -> np.ndarray:
+        parts = []
+        for matrix, rowmap in zip(self._matrices, self._maps, strict=True):
+            product = matrix @ vector
+            parts.append(product if rowmap.live is None else product[rowmap.live])
+        return np.concatenate(parts) if parts else np.zeros((0, *np.shape(vector)[1:]), dtype=np.float32)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        whole = self._gather(np.arange(self.shape[0]))
+        return whole if dtype is None else whole.astype(dtype, copy=False)
+
+
+class SegmentStore:
+    """`rag.store.ParagraphStore` over a generation's segments (this machine's files)."""
+
+    backend: StoreBackend = "local"
+
+    def __init__(self, parts: list[Part], dimension: int) -> None:
+        self._parts = parts
+        self.paragraph_vectors = ConcatRows(
+            [p.segment.vectors for p in parts], [p.paragraphs for p in parts], dimension
+        )
+        self.sentence_vectors = ConcatRows(
+            [p.segment.sentence_vectors for p in parts], [p.sentences for p in parts], dimension
+        )
+        self.n = len(self.paragraph_vectors)
+        live_length = 0
+        for p in parts:
+            lengths = p.segment.postings.doc_len
+            live_length += int(lengths.sum() if p.paragraphs.live is None else lengths[p.paragraphs.live].sum())
+        self.average_length = live_length / self.n if self.n else 1.0
+        self._vocabulary: set[str] | None = None
+
+    @property
+    def segments(self) -> list[Segment]:
+        return [p.segment for p in self._parts]
+
+    def dense_search(self, query_vector: np.ndarray, limit: int, allowed: RowFilter | None) -> np.ndarray:
+        scores = np.full(self.n, -np.inf, dtype=np.float32)
+        if self.n == 0:
+            return scores
+        if allowed is not None:
+            if len(allowed.rows):
+                scores[allowed.rows] = self.paragraph_vectors[allowed.rows] @ query_vector
+            return scores
+        for part in self._parts:
+            size = len(part.segment)
+            if size == 0:
+                continue
+            k = min(size, max(limit, 1) + part.paragraphs.deleted)
+            found_scores, found_rows = search_one(part.segment.dense, query_vector, k)
+            ok = found_rows[0] >= 0
+            rows = part.paragraphs.to_global(found_rows[0][ok])
+            live = rows >= 0
+            scores[rows[live]] = found_scores[0][ok][live]
+        return scores
+
+    def _postings(self, token: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(global rows, frequencies, lengths) of the token's live postings in every part."""
+        out = []
+        for part in self._parts:
+            postings = part.segment.postings
+            term = postings.term_id(token)
+            if term is None:
+                continue
+            local, tf = postings.posting(term)
+            rows = part.paragraphs.to_global(local)
+            if part.paragraphs.live is not None:
+                keep = rows >= 0
+                local, tf, rows = local[keep], tf[keep], rows[keep]
+            out.append((rows, tf, postings.doc_len[local]))
+        return out
+
+    def keyword_scores(self, tokens: Sequence[str], limit: int, allowed: RowFilter | None) -> np.ndarray:
+        scores = np.zeros(self.n, dtype=np.float32)
+        if not tokens or self.n == 0:
+            return scores
+        weights: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for token in tokens:
+            if token not in weights:
+                found = self._postings(token)
+                df = sum(len(rows) for rows, _, _ in found)
+                weight = np.float32(idf(df, self.n))
+                weights[token] = [
+                    (rows, (np.float64(weight) * term_weights(tf, lengths, self.average_length)).astype(np.float32))
+                    for rows, tf, lengths in found
+                ]
+            for rows, w in weights[token]:
+                scores[rows] += w
+        return rounded_scores(scores)
+
+    def hybrid_scores(
+        self, query_vector: np.ndarray, tokens: Sequence[str], limit: int, allowed: RowFilter | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.dense_search(query_vector, limit, allowed), self.keyword_scores(tokens, limit, allowed)
+
+    def doc_freq(self, token: str) -> int:
+        return sum(len(rows) for rows, _, _ in self._postings(token))
+
+    def vocabulary(self) -> set[str]:
+        if self._vocabulary is None:
+            words: set[str] = set()
+            for part in self._parts:
+                words.update(part.segment.postings.term_texts())
+            words.discard("")
+            self._vocabulary = words
+        return self._vocabulary
+
+    def rows_with(self, token: str, limit: int) -> list[int]:
+        out: list[int] = []
+        for rows, _, _ in self._postings(token):
+            out.extend(int(r) for r in rows[: limit - len(out)])
+            if len(out) >= limit:
+                break
+        return out
+
+    def sentence_sample(self, size: int) -> np.ndarray:
+        return np.ascontiguousarray(self.sentence_vectors[sample_rows(len(self.sentence_vectors), size)])
+
+    def close(self) -> None:
+        """Nothing to release: segments close their files when collected."""
