@@ -92,7 +92,7 @@ def test_format_named_on_the_command_line_wins(tmp_path: Path, added: tuple[Sett
     source.write_bytes((SPEECHES / "press-qa.txt").read_bytes() + "\n（本文有删节）\n".encode())  # new content
     result = CliRunner().invoke(rag_cli, ["add", str(source), "--format", "interview", "--json"], env=env)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["results"][0]["document"]["format"] == "interview"
+    assert json.loads(result.stdout)["results"][0]["document"]["format"] == "interview"  # the progress bar is on stderr
     bad = CliRunner().invoke(rag_cli, ["add", str(source), "--format", "poem"], env=env)
     assert bad.exit_code == 2 and "poem" in bad.output
 

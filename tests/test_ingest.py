@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from support.embedder import FakeEmbedder
 from support.faults import kill_at
+from support.segments import generation_records
 from support.stores import FIXTURES, private_store, tree_digest
 from support.waiting import wait_until
 
@@ -92,17 +93,18 @@ def test_add_each_format_embeds_only_the_new_texts(store: Settings, tmp_path: Pa
     for c in chunks:
         assert paragraph_from_source(index.sources[slug], c.lines) == c.text
 
-    # Only texts the previous generation did not have were embedded, each once.
-    assert sorted(embedder.embedded) == sorted(texts_of(index, slug) - texts_of(before))
-    assert report.embedded == len(embedder.embedded) and report.reused > 0
-    assert read_manifest(index.folder).embedding.reused_from == before.generation
-    # Reused vectors are exactly what a build from scratch computes.
+    # Only the new document's texts were embedded, each once; the segments already served were not touched.
+    assert sorted(embedder.embedded) == sorted(texts_of(index, slug))
+    assert report.embedded == len(embedder.embedded) and report.reused == 0
+    assert [s.name for s in index.manifest.segments[:-1]] == [s.name for s in before.manifest.segments]
+    # Every vector is exactly what a build from scratch computes.
     full = store.model_copy(update={"index_dir": tmp_path / "full"})
     build_index(full, FakeEmbedder())
     scratch = load_index(full, FakeEmbedder())
-    assert [c.id for c in scratch.chunks] == [c.id for c in index.chunks]
-    assert np.array_equal(scratch.vectors, index.vectors)
-    assert np.array_equal(scratch.sentence_vectors, index.sentence_vectors)
+    assert sorted(c.id for c in scratch.chunks) == sorted(c.id for c in index.chunks)
+    row_of = {c.id: row for row, c in enumerate(index.chunks)}
+    order = np.asarray([row_of[c.id] for c in scratch.chunks])
+    assert np.array_equal(np.asarray(scratch.vectors), np.asarray(index.vectors)[order])
     assert np.array_equal(scratch.anchor_vectors, index.anchor_vectors)
 
     # Stored under a server-chosen name, with its metadata beside it.
@@ -509,7 +511,7 @@ def test_a_running_server_answers_from_one_generation_during_an_add(
     first_new = generations.index(new)
     assert set(generations[first_new:]) == {new}  # once swapped, never back
     chunks = {
-        gen: {c["id"]: c for c in map(json.loads, (index_dir / gen / "chunks.jsonl").read_text().splitlines())}
+        gen: generation_records(index_dir, gen)
         for gen in (old, new)
     }
     for _, body in seen:
@@ -578,7 +580,7 @@ def test_admin_upload_ask_duplicate_delete(admin: tuple[TestClient, Settings]) -
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["status"] == "added" and body["document"]["slug"] == "markdown-zh"
-    assert body["document"]["date"] == "2024-11-05" and body["embedded"] > 0 and body["reused"] > 0
+    assert body["document"]["date"] == "2024-11-05" and body["embedded"] > 0 and body["reused"] == 0  # old segments are kept, not re-read
     # The new generation serves before the response: the next question can already filter on it.
     assert client.get("/readyz").json()["generation"] == body["generation"]
     r = client.post("/ask", json={"question": "园区有多少家企业？", "document": "markdown-zh"})

@@ -27,16 +27,16 @@ def copy_generation(settings: Settings, tmp_path: Path, corrupt: bool = False) -
     serving = current_generation(settings.index_dir)
     assert serving is not None
     shutil.copytree(settings.index_dir / serving, index_dir / serving)
+    shutil.copytree(settings.index_dir / "segments", index_dir / "segments")
     (index_dir / CURRENT).write_text(serving + "\n", encoding="utf-8")
     new = serving[:-8] + "feedbeef" if not serving.endswith("feedbeef") else serving[:-8] + "deadbeef"
     shutil.copytree(index_dir / serving, index_dir / new)
     manifest_path = index_dir / new / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["generation"] = new
+    if corrupt:  # names its segment with another checksum than the segment has
+        manifest["segments"][0]["sha256"] = "0" * 64
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-    if corrupt:
-        with (index_dir / new / "chunks.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write("\n")
     private = settings.model_copy(update={"index_dir": index_dir, "reload_check_seconds": 0.0})
     return private, serving, new
 

@@ -31,6 +31,7 @@ from rag.corpus import Chunk, Document, DocumentInfo
 from rag.errors import IndexUnavailable
 from rag.index import chunk_table, layout, postings
 from rag.index.chunk_table import ChunkTable
+from rag.index.generations import fsync_tree
 from rag.index.layout import DenseIndexInfo, EmbedderRef, sha256_file
 from rag.index.postings import Postings
 from rag.index.rows import RowMatrix
@@ -204,8 +205,6 @@ def write_segment(
         files=layout.checksums(tmp),
     )
     layout.write_json(tmp / SEGMENT_MANIFEST, manifest.to_json())
-    from rag.index.generations import fsync_tree
-
     fsync_tree(tmp)
     write_stamp(tmp, manifest)
     os.rename(tmp, segments_dir / name)

@@ -1,4 +1,4 @@
-"""SIGKILL an index operation (build, add, remove) at a chosen point, in a process of its own.
+"""SIGKILL an index operation (build, add, remove, optimize) at a chosen point, in a process of its own.
 
 The operation runs in a child Python that wraps the function it reaches at `point` so that it writes a
 marker file and sleeps; the test then kills it with SIGKILL, exactly there, and inspects what is left.
@@ -23,7 +23,7 @@ KILL_SCRIPT = """
 import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-import rag.index.build, rag.index.generations, rag.ingest.store
+import rag.index.build, rag.index.generations, rag.index.merge, rag.index.segment, rag.index.sync, rag.ingest.store
 from support.embedder import FakeEmbedder
 from support.stores import FIXTURES
 from rag import Settings, build_index
@@ -56,10 +56,12 @@ elif point == "corpus-temp":
     pause_before(os, "replace")  # a stored file is written under its temporary name, not yet renamed
 elif point == "writing":
     pause_before(rag.index.build.faiss, "write_index")  # half the generation's files are in the temporary folder
+elif point == "segment-written":
+    pause_before(rag.index.segment, "fsync_tree")  # a segment's files written under its temporary name
 elif point == "generation-written":
-    pause_before(rag.index.build, "fsync_tree")
+    pause_before(rag.index.sync, "fsync_tree")  # its segment renamed into place, the generation's folder written
 elif point == "renamed":
-    pause_before(rag.index.build, "publish")  # complete and renamed, CURRENT not yet replaced
+    pause_before(rag.index.sync, "publish")  # complete and renamed, CURRENT not yet replaced
 elif point == "published":
     pause_before(rag.index.generations, "cleanup")  # inside publish: CURRENT replaced, stale generations not yet removed
 else:
@@ -71,9 +73,11 @@ elif operation == "add":
     add_documents(settings, [Upload(argument, (FIXTURES / argument).read_bytes())], embedder=embedder)
 elif operation == "remove":
     remove_document(settings, argument, embedder=embedder)
+elif operation == "optimize":
+    rag.index.merge.optimize(settings, embedder, full=True)
 """
 
-DEFAULT_ARGUMENT = {"build": "", "add": "zhaideng-plain.txt", "remove": "markdown-zh"}
+DEFAULT_ARGUMENT = {"build": "", "add": "zhaideng-plain.txt", "remove": "markdown-zh", "optimize": ""}
 
 
 def kill_at(settings: Settings, tmp_path: Path, operation: str, point: str, argument: str | None = None) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 def segment_folders(generation: Path) -> list[Path]:
@@ -17,3 +21,19 @@ def only_segment(generation: Path) -> Path:
     folders = segment_folders(generation)
     assert len(folders) == 1, f"expected one segment, the generation names {len(folders)}"
     return folders[0]
+
+
+def generation_records(index_dir: Path, generation: str) -> dict[str, dict[str, Any]]:
+    """Every live paragraph record a generation serves, by id (read from its segments' files directly)."""
+    folder = index_dir / generation
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    out: dict[str, dict[str, Any]] = {}
+    for segment in segment_folders(folder):
+        deleted = set(manifest.get("deleted", {}).get(segment.name, []))
+        offsets = np.load(segment / "chunk_offsets.npy")
+        data = (segment / "chunks.bin").read_bytes()
+        for start, stop in itertools.pairwise(offsets):
+            record = json.loads(data[int(start) : int(stop)])
+            if record["document"] not in deleted:
+                out[record["id"]] = record
+    return out
