@@ -29,7 +29,7 @@ from rag import Settings, build_index, load_index
 from rag.cli import main
 from rag.corpus import paragraph_from_source
 from rag.errors import Conflict, CorpusError, IngestError, UnknownDocument
-from rag.index.generations import current_generation, read_manifest
+from rag.index.generations import current_generation
 from rag.index.load import Index
 from rag.ingest.check import derive_slug
 from rag.ingest.records import Fields, Upload

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from support.milvus import MilvusServer, milvus_server, on_milvus
+from support.milvus import MilvusServer, milvus_server, on_milvus, scratch_copy
 from support.stores import FIXTURES
 from support.waiting import wait_until
 
@@ -46,8 +46,12 @@ def quote_ids(index: Index, question: str, settings: Settings) -> list[str]:
 
 @pytest.fixture(scope="module")
 def stores(documents: tuple[Settings, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Index, Settings]]:
-    """The store with every fixture document, on both backends."""
-    local = documents[0]
+    """The store with every fixture document, on both backends.
+
+    The local index is built from scratch (one segment, rows in corpus order, as Milvus publishes them);
+    an index grown by adds numbers its rows in the order of its segments (tests/test_segments.py).
+    """
+    local = scratch_copy(documents[0], tmp_path_factory.mktemp("local-scratch"))
     milvus = on_milvus(local, tmp_path_factory.mktemp("milvus-embedded"))
     return {"local": (load_index(local), local), "milvus": (load_index(milvus), milvus)}
 

@@ -117,6 +117,8 @@ class VectorCache:
             manifest = read_manifest(folder)
             if manifest.embedder != EmbedderRef(embedder.id, embedder.dimension):
                 return cls()
+            if manifest.segments:
+                return cls.from_segments(folder, manifest)
             for rel in REUSED_FILES:
                 if rel not in manifest.files or sha256_file(folder / rel) != manifest.files[rel]:
                     raise IndexUnavailable(f"{rel} does not match its checksum")
@@ -144,6 +146,28 @@ class VectorCache:
         except (OSError, ValueError, TypeError, KeyError, IndexError, IndexUnavailable, RuntimeError) as exc:
             log.warning("not reusing vectors from %s: %s", folder, exc)
             return cls()
+
+    @classmethod
+    def from_segments(cls, folder: Path, manifest: Manifest) -> VectorCache:
+        """The vectors of a generation of segments (its live paragraphs and sentences, and its anchors)."""
+        from rag.index.segment import open_segment
+
+        cache = cls(source=folder.name)
+        for ref in manifest.segments:
+            segment = open_segment(folder.parent / "segments", ref.name, ref.sha256)
+            texts = [to_simplified(c.text) for c in segment.chunks]
+            for text, vector in zip(texts, segment.vectors[0 : len(texts)], strict=True):
+                cache.vectors[text_key(text)] = vector
+            sentence_vectors = segment.sentence_vectors[0 : len(segment.sentences)]
+            for (row, start, end), vector in zip(segment.sentences.tolist(), sentence_vectors, strict=True):
+                cache.vectors[text_key(texts[row][start:end])] = vector
+        anchors = offtopic_anchors()
+        if manifest.anchors_sha256 == anchors_digest(anchors):
+            anchor_vectors = np.load(folder / layout.ANCHOR_VECTORS, allow_pickle=False)
+            if len(anchor_vectors) == len(anchors):
+                for text, vector in zip(anchors, anchor_vectors, strict=True):
+                    cache.vectors[text_key(text)] = vector
+        return cache
 
     @classmethod
     def from_serving(cls, index_dir: Path, embedder: Embedder) -> VectorCache:

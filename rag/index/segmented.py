@@ -228,16 +228,26 @@ class SegmentStore:
             if len(allowed.rows):
                 scores[allowed.rows] = self.paragraph_vectors[allowed.rows] @ query_vector
             return scores
+        want = max(limit, 1)
+        found: list[tuple[np.ndarray, np.ndarray]] = []
         for part in self._parts:
             size = len(part.segment)
             if size == 0:
                 continue
-            k = min(size, max(limit, 1) + part.paragraphs.deleted)
+            k = min(size, want + part.paragraphs.deleted)
             found_scores, found_rows = search_one(part.segment.dense, query_vector, k)
             ok = found_rows[0] >= 0
             rows = part.paragraphs.to_global(found_rows[0][ok])
             live = rows >= 0
-            scores[rows[live]] = found_scores[0][ok][live]
+            found.append((rows[live], found_scores[0][ok][live]))
+        if not found:
+            return scores
+        rows = np.concatenate([r for r, _ in found])
+        values = np.concatenate([v for _, v in found])
+        if len(rows) > want:  # the best `limit` of the generation, as one index would give them
+            keep = np.lexsort((rows, -values))[:want]
+            rows, values = rows[keep], values[keep]
+        scores[rows] = values
         return scores
 
     def _postings(self, token: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -287,7 +297,6 @@ class SegmentStore:
             words: set[str] = set()
             for part in self._parts:
                 words.update(part.segment.postings.term_texts())
-            words.discard("")
             self._vocabulary = words
         return self._vocabulary
 

@@ -161,6 +161,7 @@ def publish_generation(
     started: float,
     stats: tuple[int, int] = (0, 0),
     previous: Path | None = None,
+    cache: VectorCache | None = None,
 ) -> Path:
     """Write a generation naming `segments` (with their deletions) and publish it; returns its folder."""
     index_dir = settings.index_dir
@@ -172,7 +173,7 @@ def publish_generation(
     anchors = offtopic_anchors()
     digest = anchors_digest(anchors)
     ref_embedder = EmbedderRef(embedder.id, embedder.dimension)
-    _anchor_vectors(tmp, previous, anchors, digest, ref_embedder, embedder, settings)
+    _anchor_vectors(tmp, previous, anchors, digest, ref_embedder, embedder, settings, cache)
     live_docs = [d for s in segments for d in s.live_documents]
     counts = [s.live_counts() for s in segments]
     persons = {s.key for s in speakers_of(live_docs) if s.kind == "person"}
@@ -207,6 +208,7 @@ def _anchor_vectors(
     ref: EmbedderRef,
     embedder: Embedder,
     settings: Settings,
+    cache: VectorCache | None,
 ) -> None:
     """The off-topic anchors' vectors: linked from the previous generation when they are the same, else embedded."""
     target = folder / layout.ANCHOR_VECTORS
@@ -226,7 +228,7 @@ def _anchor_vectors(
                 return
         except (IndexUnavailable, OSError):
             pass
-    vectors, _, _ = VectorCache().embed(anchors, embedder, settings.embed_batch_size)
+    vectors, _, _ = (cache or VectorCache()).embed(anchors, embedder, settings.embed_batch_size)
     layout.write_matrix(target, vectors)
 
 
@@ -242,7 +244,7 @@ def build_from_scratch(
     """One segment of every document, in a new generation."""
     started = time.perf_counter()
     segment, stats = new_segment(settings, embedder, documents, fingerprints, [], progress, cache)
-    return publish_generation(settings, embedder, [segment], corpus_digest, started, stats)
+    return publish_generation(settings, embedder, [segment], corpus_digest, started, stats, cache=cache)
 
 
 def bring_up_to_date(settings: Settings, embedder: Embedder, progress: Progress | None = None) -> Path:

@@ -30,6 +30,26 @@ def on_milvus(local: Settings, target: Path, uri: str = "", prefix: str = "rag")
     return settings
 
 
+def scratch_copy(local: Settings, target: Path) -> Settings:
+    """A copy of a local store whose index is rebuilt from scratch (one segment) reusing every vector."""
+    from rag.corpus import corpus_state, load_corpus
+    from rag.embedding import get_embedder
+    from rag.index.build import VectorCache
+    from rag.index.generations import build_lock
+    from rag.index.sync import build_from_scratch
+
+    shutil.copytree(local.corpus_dir, target / "corpus")
+    shutil.copytree(local.index_dir, target / "index")
+    settings = local.model_copy(update={"corpus_dir": target / "corpus", "index_dir": target / "index"})
+    embedder = get_embedder(settings)
+    digest, fingerprints = corpus_state(settings.corpus_dir)
+    with build_lock(settings.index_dir):
+        cache = VectorCache.from_serving(settings.index_dir, embedder)
+        docs = load_corpus(settings.corpus_dir)
+        build_from_scratch(settings, embedder, docs, digest, fingerprints, cache=cache)
+    return settings
+
+
 @dataclass
 class MilvusServer:
     """`milvus-lite server` on 127.0.0.1, restartable on the same data folder and port."""
