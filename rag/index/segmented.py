@@ -294,7 +294,7 @@ class SegmentStore:
 
     def vocabulary(self) -> set[str]:
         if self._vocabulary is None:
-            words: set[str] = set()
+            words: set[str] = {""}  # bm25s's reserved empty token is in every vocabulary (Milvus's term table too)
             for part in self._parts:
                 words.update(part.segment.postings.term_texts())
             self._vocabulary = words
