@@ -149,7 +149,8 @@ class SpeakerRegistry:
     """All speakers, looked up by any alias; aliases shared by several speakers match all of them."""
 
     speakers: list[Speaker] = field(default_factory=list)
-    _patterns: list[tuple[re.Pattern[str], str, str, Speaker]] = field(default_factory=list, repr=False)
+    _patterns: list[tuple[str, str, Speaker]] = field(default_factory=list, repr=False)  # (alias, by, speaker)
+    _compiled: dict[int, re.Pattern[str]] = field(default_factory=dict, repr=False)  # made on first use
     _needles: list[tuple[str, ...]] = field(default_factory=list, repr=False)
     _by_prefix: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
@@ -168,16 +169,19 @@ class SpeakerRegistry:
             if s.kind != "person":
                 continue
             for alias in s.person_aliases():
-                pats.append((_alias_pattern(alias), alias, "person", s))
+                pats.append((alias, "person", s))
             for alias in s.org_names():
-                pats.append((_alias_pattern(alias), alias, "organization", s))
-        pats.sort(key=lambda p: -len(p[1]))  # longest alias first: 华为云 before 华为
+                pats.append((alias, "organization", s))
+        pats.sort(key=lambda p: -len(p[0]))  # longest alias first: 华为云 before 华为
         self._patterns = pats
+        # Compiled when a question first contains an alias's pieces: 10 000 speakers' 20 000 patterns took
+        # ~8 s to compile at load, and a question reaches a handful of them.
+        self._compiled = {}
         # Each pattern contains its alias's space-separated pieces literally: without all of them in the
         # question it cannot match. Patterns are found by the first two characters of their first piece,
         # so a question is checked against the few aliases that can occur in it, not all of them
         # (20 000 aliases took 23 ms per question at 10 000 speakers).
-        self._needles = [tuple(p for p in normalize_for_match(alias).split(" ") if p) for _, alias, _, _ in pats]
+        self._needles = [tuple(p for p in normalize_for_match(alias).split(" ") if p) for alias, _, _ in pats]
         self._by_prefix = {}
         for i, needles in enumerate(self._needles):
             self._by_prefix.setdefault(needles[0][:2] if needles else "", []).append(i)
@@ -203,9 +207,12 @@ class SpeakerRegistry:
         prefixes = {""} | set(text) | {text[i : i + 2] for i in range(len(text) - 1)}
         candidates = sorted(i for p in prefixes for i in self._by_prefix.get(p, ()))  # in pattern order
         for i in candidates:
-            pattern, alias, by, speaker = self._patterns[i]
+            alias, by, speaker = self._patterns[i]
             if not all(n in text for n in self._needles[i]):
                 continue
+            pattern = self._compiled.get(i)
+            if pattern is None:
+                pattern = self._compiled[i] = _alias_pattern(alias)  # two threads may both make it: the same
             for m in pattern.finditer(text):
                 span = (m.start(), m.end())
                 if any(span[0] < e and s < span[1] for s, e in taken if (s, e) != span):

@@ -176,6 +176,11 @@ class ConcatRows:
         return self._gather(rows)
 
     def _gather(self, rows: np.ndarray) -> np.ndarray:
+        if len(self._matrices) == 1:
+            return self._matrices[0][self._maps[0].to_local(rows)]
+        if len(rows) == 1:  # one row: no grouping
+            i = bisect.bisect_right(self._starts, int(rows[0])) - 1
+            return self._matrices[i][self._maps[i].to_local(rows)]
         out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
         which = _split(self._starts, rows)
         for i in np.unique(which).tolist():
@@ -215,6 +220,7 @@ class SegmentStore:
             live_length += int(lengths.sum() if p.paragraphs.live is None else lengths[p.paragraphs.live].sum())
         self.average_length = live_length / self.n if self.n else 1.0
         self._vocabulary: set[str] | None = None
+        self._doc_freqs: dict[str, int] = {}  # the generation never changes: a token's count is computed once
 
     @property
     def segments(self) -> list[Segment]:
@@ -290,7 +296,22 @@ class SegmentStore:
         return self.dense_search(query_vector, limit, allowed), self.keyword_scores(tokens, limit, allowed)
 
     def doc_freq(self, token: str) -> int:
-        return sum(len(rows) for rows, _, _ in self._postings(token))
+        found = self._doc_freqs.get(token)
+        if found is None:
+            found = 0
+            for part in self._parts:
+                postings = part.segment.postings
+                term = postings.term_id(token)
+                if term is None:
+                    continue
+                if part.paragraphs.live is None:
+                    found += int(postings.ptr[term + 1] - postings.ptr[term])
+                else:
+                    found += int((part.paragraphs.to_global(postings.posting(term)[0]) >= 0).sum())
+            if len(self._doc_freqs) > 100_000:
+                self._doc_freqs.clear()
+            self._doc_freqs[token] = found
+        return found
 
     def vocabulary(self) -> set[str]:
         if self._vocabulary is None:
