@@ -75,7 +75,9 @@ class BodyDeadline:
             if complete:  # after the body: waiting for a disconnect has no deadline
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(0.001, deadline - time.monotonic()))
+                # asyncio.timeout, not wait_for: wait_for wraps each receive in a task of its own (Python 3.11).
+                async with asyncio.timeout(max(0.001, deadline - time.monotonic())):
+                    message = await receive()
             except TimeoutError:
                 raise BodyTimeout from None
             size = len(message.get("body", b""))

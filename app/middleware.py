@@ -68,29 +68,27 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OWNED]
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                csp = PAGE_CSP if ctype.startswith(b"text/html") else API_CSP
-                headers += [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"content-security-policy", csp.encode()),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-                ]
+                headers += _PAGE_HEADERS if ctype.startswith(b"text/html") else _API_HEADERS
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-_OWNED = {
-    b"x-content-type-options",
-    b"content-security-policy",
-    b"x-frame-options",
-    b"referrer-policy",
-    b"cross-origin-opener-policy",
-    b"permissions-policy",
-}
+def _security_headers(csp: str) -> tuple[tuple[bytes, bytes], ...]:
+    return (
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", csp.encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    )
+
+
+_PAGE_HEADERS = _security_headers(PAGE_CSP)  # made once, not per response
+_API_HEADERS = _security_headers(API_CSP)
+_OWNED = {k for k, _ in _API_HEADERS}
 
 
 class RequestId:

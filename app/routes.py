@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
 from app.ask_ids import AskIds
 from app.deps import AskIdsDep, FeedbackDep, IndexDep, QuestionLogDep, ServiceDep, SettingsDep
@@ -63,17 +65,31 @@ pages = APIRouter(include_in_schema=False)
     tags=["answers"],
     summary="Answer a question with verbatim, attributed quotes",
 )
-def ask(
+async def ask(
     body: AskRequest,
-    index: IndexDep,
     service: ServiceDep,
     qlog: QuestionLogDep,
     settings: SettingsDep,
     ask_ids: AskIdsDep,
-) -> dict[str, Any]:
+) -> Response:
     """The answer object: `found`, `answer` (plain text), `quotes` (best first), `closest` when not found,
     and `timings_ms`. Send earlier turns in `history` so follow-ups ("他还说了什么？") resolve."""
-    return _answered(body, index, service, qlog, settings, ask_ids)
+    # One hand-off to a worker thread for everything that blocks: taking the index, answering, and checking
+    # and serialising the answer as `response_model` would (FastAPI would do each in a thread of its own).
+    return await run_in_threadpool(_ask_response, body, service, qlog, settings, ask_ids)
+
+
+ASK_RESPONSE: TypeAdapter[AskResponse] = TypeAdapter(AskResponse)
+
+
+def _ask_response(
+    body: AskRequest, service: Service, qlog: QuestionLog | None, settings: Settings, ask_ids: AskIds
+) -> Response:
+    """POST /ask's answer as JSON: validated against AskResponse and serialised by it, as FastAPI does."""
+    index = service.index()  # taken once for the request (NotReady → 503 until one is loaded)
+    data = _answered(body, index, service, qlog, settings, ask_ids)
+    checked = ASK_RESPONSE.validate_python(data, from_attributes=True)
+    return Response(ASK_RESPONSE.dump_json(checked, by_alias=True), media_type="application/json")
 
 
 def _answered(

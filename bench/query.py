@@ -14,14 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import BenchQuestion, Client, ratio, serve, stats
+from bench.common import ROOT, BenchQuestion, Client, ratio, serve, stats
 from rag.answer import ask
 from rag.index.load import Index
 from rag.records import AskRequest
 from rag.service import Service
-from rag.settings import Settings
+from rag.settings import Settings, get_settings
 
 STAGES = ("embed", "search", "answer")
+# One client asking question after question: the per-client limits (60 asks and 30 s of answers a minute by
+# default) would refuse most of them with 429.
+NO_CLIENT_LIMITS = {"rate_limit_per_minute": 0, "client_answer_seconds_per_minute": 0}
 
 
 def _ms(start: float) -> float:
@@ -107,12 +110,25 @@ def cached(index: Index, settings: Settings, questions: list[BenchQuestion]) -> 
 def over_http(
     index: Index, index_dir: Path, work: Path, questions: list[BenchQuestion], texts: list[str], rounds: int
 ) -> dict[str, Any]:
-    """Sequential POST /ask on a 1-worker `rag serve` with the answer cache off; the bare embedding interleaved."""
+    """Sequential POST /ask on a 1-worker `rag serve` with the answer cache off; the bare embedding and the
+    in-process `ask` of the same question interleaved (same run, same machine load: their ratio is the
+    HTTP path's own cost)."""
     client_ms: list[float] = []
     bare: list[float] = []
+    local: list[float] = []
     server: dict[str, list[float]] = {s: [] for s in (*STAGES, "total")}
     errors = 0
-    with serve(index_dir, work, workers=1, log=work / "serve-http.log", cache_size=0) as srv:
+    settings = get_settings(corpus_dir=ROOT / "corpus", index_dir=index_dir, cache_size=0)
+
+    def floors(text: str, q: BenchQuestion) -> None:
+        t = time.perf_counter()
+        index.embedder.embed_query(text)
+        bare.append(_ms(t))
+        t = time.perf_counter()
+        ask(index, q.question, settings, history=q.history)
+        local.append(_ms(t))
+
+    with serve(index_dir, work, workers=1, log=work / "serve-http.log", cache_size=0, **NO_CLIENT_LIMITS) as srv:
         srv.wait_ready()
         client = Client(srv.port)
         try:
@@ -121,9 +137,7 @@ def over_http(
             for r in range(rounds):
                 for q, text in zip(questions, texts, strict=True):
                     if r % 2 == 0:
-                        t = time.perf_counter()
-                        index.embedder.embed_query(text)
-                        bare.append(_ms(t))
+                        floors(text, q)
                     t = time.perf_counter()
                     status, body = client.request("POST", "/ask", q.body())
                     elapsed = _ms(t)
@@ -136,9 +150,7 @@ def over_http(
                         if s in timings:
                             server[s].append(float(timings[s]))
                     if r % 2 == 1:
-                        t = time.perf_counter()
-                        index.embedder.embed_query(text)
-                        bare.append(_ms(t))
+                        floors(text, q)
         finally:
             client.close()
     out: dict[str, Any] = {
@@ -148,8 +160,10 @@ def over_http(
         "http_ms": stats(client_ms),
         "server_timings_ms": {s: stats(v) for s, v in server.items()},
         "bare_embedding_ms": stats(bare),
+        "in_process_ask_ms": stats(local),
     }
     out["ratio_p50_vs_embedding"] = ratio(out["http_ms"].get("p50"), out["bare_embedding_ms"].get("p50"))
+    out["ratio_p50_vs_in_process"] = ratio(out["http_ms"].get("p50"), out["in_process_ask_ms"].get("p50"))
     server_total = out["server_timings_ms"]["total"].get("p50")
     out["transport_p50_ms"] = round(out["http_ms"]["p50"] - server_total, 3) if server_total else None
     return out
@@ -160,7 +174,7 @@ def http_cached(index_dir: Path, work: Path, questions: list[BenchQuestion]) -> 
     first: list[float] = []
     repeat: list[float] = []
     flagged = 0
-    with serve(index_dir, work, workers=1, log=work / "serve-http-cache.log") as srv:
+    with serve(index_dir, work, workers=1, log=work / "serve-http-cache.log", **NO_CLIENT_LIMITS) as srv:
         srv.wait_ready()
         client = Client(srv.port)
         try:

@@ -59,6 +59,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         _target(
             "HTTP ask p50 / bare embedding p50", _get(results, "http", "uncached", "ratio_p50_vs_embedding"), 1.5, False
         ),
+        _target(
+            "POST /ask p50 / in-process ask p50 (same run)",
+            _get(results, "http", "uncached", "ratio_p50_vs_in_process"),
+            1.15,
+            False,
+            note="issue 19: the HTTP path's own cost",
+        ),
     ]
     rows = _get(results, "throughput", "http") or []
     at8 = [r for r in rows if r["clients"] == 8]
@@ -181,6 +188,11 @@ def _query_section(r: dict[str, Any]) -> list[str]:
         if h:
             emb = _get(h, "bare_embedding_ms", "p50")
             rows.append(["bare query embedding (same HTTP run)", *_lat(h["bare_embedding_ms"]), "1.00"])
+            if h.get("in_process_ask_ms", {}).get("n"):
+                local = h["in_process_ask_ms"]
+                rows.append(
+                    ["`ask` in-process (same HTTP run)", *_lat(local), _f(local["p50"] / emb if emb else None, 2)]
+                )
             rows.append(["POST /ask over loopback HTTP", *_lat(h["http_ms"]), _f(h["ratio_p50_vs_embedding"], 2)])
             rows.append(["  ↳ server-side total", *_lat(_get(h, "server_timings_ms", "total")), ""])
             cached = _get(r, "http", "cached", "repeat_ms")

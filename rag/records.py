@@ -6,7 +6,7 @@ definition of them (the HTTP schema, the OpenAPI description and the chat page i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from rag.errors import QuestionError
@@ -136,7 +136,19 @@ class Quote(SpeakerFields):
         return quote_id(self.paragraph_id, self.start, self.end)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, **asdict(self)}
+        return {"id": self.id, **plain_fields(self)}
+
+
+def plain_fields(record: Any) -> dict[str, Any]:
+    """A dataclass whose fields are all plain values (str, int, float, None) as a dict: `asdict` without its
+    deep copy, which costs ~25 µs a quote (an answer over HTTP has up to ten)."""
+    names = _FIELD_NAMES.get(type(record))
+    if names is None:
+        names = _FIELD_NAMES[type(record)] = tuple(f.name for f in fields(record))
+    return {name: getattr(record, name) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's field names, in order (fields() is not free)
 
 
 def quote_id(paragraph_id: str, start: int, end: int) -> str:
@@ -169,7 +181,7 @@ class Profile:
     source_line: str
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain_fields(self)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ def test_query_path_pairs_ask_with_the_bare_embedding(run: Path) -> None:
     assert http["uncached"]["errors"] == 0
     _stats(http["uncached"]["http_ms"])
     _stats(http["uncached"]["bare_embedding_ms"])
+    _stats(http["uncached"]["in_process_ask_ms"])
+    assert http["uncached"]["ratio_p50_vs_in_process"] > 0
     assert http["cached"]["repeat_flagged_cached"] == http["cached"]["repeat_ms"]["n"]
 
 
@@ -89,7 +91,7 @@ def test_build_startup_and_scale(run: Path) -> None:
 def test_summary_lists_every_target(run: Path) -> None:
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["machine"]["nproc"] >= 1
-    assert len(summary["targets"]) == 8
+    assert len(summary["targets"]) == 9
     assert all(t["measured"] is not None for t in summary["targets"])
 
 
