@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Chunk count above which the dense index switches from exact search to IVF (float16 codes).",
     )
+    merge_after_add_paragraphs: int = Field(
+        20_000,
+        ge=0,
+        description="After `rag add`/`rag remove`, merges the tiered policy asks for whose result has at most this "
+        "many paragraphs run at once (exact dense index: no training, about a second); 0 leaves every merge to "
+        "`rag optimize`.",
+    )
     max_segment_paragraphs: int = Field(
         2_000_000,
         ge=1,

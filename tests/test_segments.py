@@ -199,3 +199,21 @@ def test_tiered_policy_merges_a_full_tier_only(tmp_path: Path, corpus_dir: Path)
     serving = serving_segments(settings.index_dir, FakeEmbedder())
     assert serving is not None and plan_merge(serving[2], settings) == []
     assert optimize(settings, FakeEmbedder()).generation is None
+
+
+def test_adds_merge_small_segments_as_the_tiered_policy_asks(tmp_path: Path, corpus_dir: Path) -> None:
+    from rag.ingest.records import Upload
+    from rag.ingest.store import add_documents
+
+    settings = _settings(tmp_path, corpus_dir, "adds").model_copy(update={"merge_after_add_paragraphs": 20_000})
+    build_index(settings, FakeEmbedder())
+    names = sorted(p.name for p in SPEECHES.glob("*.txt"))[:10]
+    counts = []
+    for name in names:
+        report = add_documents(settings, [Upload(name, (SPEECHES / name).read_bytes())], embedder=FakeEmbedder())
+        assert report.generation == current_generation(settings.index_dir)
+        counts.append(len(load_index(settings, FakeEmbedder()).manifest.segments))
+    # Nine small segments wait beside the first; the tenth add fills the tier and it is merged.
+    assert max(counts) <= 10 and counts[-1] < counts[-2], counts
+    index = load_index(settings, FakeEmbedder())
+    assert len({d.slug for d in index.documents}) == 1 + len(names)

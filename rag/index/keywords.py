@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -205,7 +206,7 @@ def _pos_tokenizer(tokenizer: object) -> object:
 _DEFAULT_LOCK = threading.Lock()
 
 
-def _tokenizer_like_the_default() -> object:
+def _tokenizer_like_the_default() -> Any:
     """A new jieba tokenizer holding a copy of the default dictionary (read from its cache once per process).
 
     `jieba.Tokenizer()` reads the 350 k-word dictionary again each time (0.5–3 s, every index load); a copy

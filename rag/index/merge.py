@@ -52,12 +52,14 @@ def live_size(s: LiveSegment) -> int:
     return s.live_counts()[0]
 
 
-def plan_merge(segments: list[LiveSegment], settings: Settings, full: bool = False) -> list[int]:
-    """Indices (into `segments`) of the next merge; empty when none is due."""
+def plan_merge(
+    segments: list[LiveSegment], settings: Settings, full: bool = False, limit: int | None = None
+) -> list[int]:
+    """Indices (into `segments`) of the next merge (its result at most `limit` paragraphs); empty when none is due."""
     if full:
         needs = len(segments) > 1 or any(s.deleted for s in segments)
         return list(range(len(segments))) if needs else []
-    limit = settings.max_segment_paragraphs
+    limit = min(settings.max_segment_paragraphs, limit if limit is not None else settings.max_segment_paragraphs)
     for i, s in enumerate(segments):
         if s.deleted and 1 - live_size(s) / max(1, s.manifest.counts.chunks) > EXPUNGE_SHARE:
             return [i]
@@ -174,30 +176,37 @@ def merge(settings: Settings, embedder: Embedder, chosen: list[LiveSegment]) -> 
 
 def optimize(settings: Settings, embedder: Embedder, full: bool = False) -> OptimizeReport:
     """Merge segments while the policy asks for it (everything into one with `full`), publishing each merge."""
-    started = time.perf_counter()
-    merges: list[tuple[int, int]] = []
     with build_lock(settings.index_dir):
         cleanup(settings.index_dir)
-        serving = serving_segments(settings.index_dir, embedder)
-        if serving is None:
-            from rag.errors import IndexUnavailable
+        return optimize_under_lock(settings, embedder, full)
 
-            raise IndexUnavailable(
-                f"No local index of segments in {settings.index_dir} to optimize; run `rag build` first."
-            )
-        folder, manifest, segments = serving
-        before = len(segments)
-        published = None
-        while chosen := plan_merge(segments, settings, full):
-            t = time.perf_counter()
-            merged = merge(settings, embedder, [segments[i] for i in chosen])
-            at = chosen[0]
-            segments = [s for i, s in enumerate(segments) if i not in chosen]
-            segments.insert(at, merged)
-            published = publish_generation(settings, embedder, segments, manifest.corpus_hash, t, previous=folder)
-            folder = published
-            merges.append((len(chosen), merged.manifest.counts.chunks))
-            full = False  # one full merge leaves a single segment
+
+def optimize_under_lock(
+    settings: Settings, embedder: Embedder, full: bool = False, limit: int | None = None
+) -> OptimizeReport:
+    """`optimize` for a caller holding the build lock; `limit` bounds each merge's result (small merges only)."""
+    started = time.perf_counter()
+    merges: list[tuple[int, int]] = []
+    serving = serving_segments(settings.index_dir, embedder)
+    if serving is None:
+        from rag.errors import IndexUnavailable
+
+        raise IndexUnavailable(
+            f"No local index of segments in {settings.index_dir} to optimize; run `rag build` first."
+        )
+    folder, manifest, segments = serving
+    before = len(segments)
+    published = None
+    while chosen := plan_merge(segments, settings, full, limit):
+        t = time.perf_counter()
+        merged = merge(settings, embedder, [segments[i] for i in chosen])
+        at = chosen[0]
+        segments = [s for i, s in enumerate(segments) if i not in chosen]
+        segments.insert(at, merged)
+        published = publish_generation(settings, embedder, segments, manifest.corpus_hash, t, previous=folder)
+        folder = published
+        merges.append((len(chosen), merged.manifest.counts.chunks))
+        full = False  # one full merge leaves a single segment
     return OptimizeReport(
         published.name if published else None,
         tuple(merges),

@@ -15,6 +15,7 @@ The corpus store (`RAG_CORPUS_DIR`) is the source of truth and the index follows
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import uuid
@@ -23,13 +24,15 @@ from pathlib import Path
 
 from rag.corpus import META_SUFFIX
 from rag.embedding import Embedder
-from rag.errors import Conflict, CorpusError, IngestError, StoreBroken, UnknownDocument
+from rag.errors import Conflict, CorpusError, IngestError, RagError, StoreBroken, UnknownDocument
 from rag.index.build import Progress, build_under_lock
 from rag.index.generations import build_lock, read_manifest
 from rag.index.load import index_status
 from rag.ingest.check import prepare, stored_documents, summary
 from rag.ingest.records import NO_FIELDS, Added, AddReport, DocumentSummary, Fields, Prepared, RemoveReport, Upload
 from rag.settings import Settings
+
+log = logging.getLogger("rag.ingest")
 
 
 def remove_abandoned_writes(corpus_dir: Path) -> None:
@@ -90,8 +93,9 @@ def add_documents(
             folder = _build(settings, embedder, progress)
         else:
             return AddReport(tuple(_result(p) for p in prepared))
-    embedded, reused = _embedding_counts(folder)
-    return AddReport(tuple(_result(p) for p in prepared), folder.name, embedded, reused)
+        embedded, reused = _embedding_counts(folder)  # read before a merge may retire the add's generation
+        serving = _merge_small(settings, embedder, folder)
+    return AddReport(tuple(_result(p) for p in prepared), serving.name, embedded, reused)
 
 
 def within_time_limit(seconds: float, progress: Progress | None) -> Progress:
@@ -139,6 +143,24 @@ def _build(settings: Settings, embedder: Embedder, progress: Progress | None) ->
         raise StoreBroken(f"the corpus store cannot be indexed: {exc}") from exc
 
 
+def _merge_small(settings: Settings, embedder: Embedder, folder: Path) -> Path:
+    """Small merges the tiered policy asks for after an add or remove (`RAG_MERGE_AFTER_ADD_PARAGRAPHS`).
+
+    Each merge publishes its own generation; a merge that fails leaves the add's generation serving (the
+    change is in the index either way) and is reported in the log, for `rag optimize` to finish.
+    """
+    if settings.backend != "local" or settings.merge_after_add_paragraphs <= 0:
+        return folder
+    from rag.index.merge import optimize_under_lock
+
+    try:
+        report = optimize_under_lock(settings, embedder, limit=settings.merge_after_add_paragraphs)
+    except (RagError, OSError, ValueError, RuntimeError) as exc:
+        log.error("merging small segments after the change failed (run `rag optimize`): %s", exc)
+        return folder
+    return folder if report.generation is None else folder.parent / report.generation
+
+
 def _index_behind(settings: Settings, embedder: Embedder) -> bool:
     """True when the serving index was built from another state of the store than the current one."""
     return index_status(settings, embedder.id) == "corpus-changed"
@@ -176,6 +198,7 @@ def remove_document(settings: Settings, slug: str, embedder: Embedder | None = N
             for path, data in reversed(saved):  # the metadata first, then the source that makes it a document
                 _write_atomic(path, data)
             raise
+        folder = _merge_small(settings, embedder, folder)
     return RemoveReport(target.summary, folder.name)
 
 
