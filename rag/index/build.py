@@ -186,7 +186,9 @@ class VectorCache:
         """
         keys = [text_key(t) for t in texts]
         distinct = dict(zip(keys, texts, strict=True))
-        todo = [(k, t) for k, t in distinct.items() if k not in self.vectors]
+        # Shortest first: a batch pads to its longest text, so texts of like length batch with little padding
+        # (bench/embedding.py measures what that is worth against the bare model).
+        todo = sorted(((k, t) for k, t in distinct.items() if k not in self.vectors), key=lambda kt: len(kt[1]))
         reused = len(distinct) - len(todo)
         for i in range(0, len(todo), batch_size):
             part = todo[i : i + batch_size]
