@@ -95,6 +95,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
     out.append(_target(f"resident memory at {label}", _get(big, "served", "rss_mb"), 3072.0, False, " MiB"))
     out.append(_target(f"recall@10 vs exact search at {label}", _get(big, "configured_recall_at_10"), 0.95, True, ""))
+    out += _segment_targets(results)
     cache = _get(results, "query", "cache")
     out.append(
         _target(
@@ -107,6 +108,62 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
     return out
+
+
+def _segment_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 19's targets from the segments benchmark's largest size."""
+    sizes = _get(results, "segments", "sizes") or []
+    big = max(sizes, key=lambda s: s["paragraphs"], default=None)
+    served = _get(big, "served") or {}
+    k = served.get("segments")
+    label = f"{big['paragraphs']:,} paragraphs in {k} segments" if big else "largest size (segments)"
+    add = served.get("add") or {}
+    note = "issue 19"
+    return [
+        _target(f"rag add of one page into {label}: index work, wall", add.get("seconds"), 10.0, False, " s", note),
+        _target(
+            f"bytes that add writes / its own segment ({label})", add.get("bytes_written_over_segment"), 2.0, False
+        ),
+        _target(f"load_index of {label} (fresh process)", served.get("load_s"), 3.0, False, " s", note),
+        _target(f"reload after that add ({label})", add.get("reload_s"), 3.0, False, " s", note),
+        _target(f"resident memory at {label}", served.get("rss_mb"), 2048.0, False, " MiB", note),
+        _target(
+            f"query p50 at {label} (ask without the embedding)",
+            _get(served, "ask_without_embedding_ms", "p50"),
+            10.0,
+            False,
+            " ms",
+            note,
+        ),
+        _target(f"dense recall@10 vs exact search at {label}", served.get("dense_recall_at_10"), 0.99, True, "", note),
+    ]
+
+
+def _segments_section(r: dict[str, Any]) -> list[str]:
+    """Generations of many segments (bench/segments.py): load, memory, query, recall, one add and its reload."""
+    s = _get(r, "segments")
+    if not s:
+        return []
+    header = ["paragraphs", "segments (paragraphs each)", "write s", "load s", "RSS MiB", "ask − embed p50 ms",
+              "dense recall@10", "add: paragraphs, s", "add bytes / segment", "reload s"]  # fmt: skip
+    rows = []
+    for z in s["sizes"]:
+        served, add = z["served"], z["served"]["add"]
+        rows.append(
+            [
+                f"{z['paragraphs']:,}",
+                f"{served['segments']} ({', '.join(f'{n:,}' for n in z['written']['segments'][:4])}, …)",
+                _f(z["written"]["write_s"], 1),
+                _f(served["load_s"], 2),
+                _f(served["rss_mb"], 0),
+                _f(served["ask_without_embedding_ms"]["p50"], 2),
+                _f(served["dense_recall_at_10"], 4),
+                f"{add['paragraphs']}, {_f(add['seconds'], 2)}",
+                _f(add["bytes_written_over_segment"], 3),
+                _f(add["reload_s"], 2),
+            ]
+        )
+    return ["### Segments (bench/segments.py)", "", _table(header, rows), ""]
 
 
 # ---------------------------------------------------------------- tables
@@ -127,7 +184,14 @@ def table(summary: dict[str, Any]) -> str:
     """The generated block of RESULTS.md: the run, its targets, then one section per benchmark that ran."""
     r = summary.get("results", {})
     parts = [*_run_header(summary), *_targets_section(summary)]
-    for section in (_query_section, _throughput_section, _build_section, _scale_section, _profile_section):
+    for section in (
+        _query_section,
+        _throughput_section,
+        _build_section,
+        _scale_section,
+        _segments_section,
+        _profile_section,
+    ):
         parts += section(r)
     return "\n".join(parts)
 

@@ -22,7 +22,7 @@ from bench.common import ROOT, load_questions, machine
 
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BENCHMARKS = ("build", "query", "http", "throughput", "scale", "profile")
+BENCHMARKS = ("build", "query", "http", "throughput", "scale", "segments", "profile")
 
 
 def write_json(out: Path, name: str, data: Any) -> Path:
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import build as build_bench
     from bench import profile as profile_bench
     from bench import query, report, scale, throughput
+    from bench import segments as segments_bench
     from rag import get_embedder, get_settings, load_index
 
     started = time.perf_counter()
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if "scale" in selected:
         vectors = index.embedder.embed_batch(texts, "query")
         step("scale", lambda: scale.run(index, questions, vectors, work, sizes, args.quick))
+    if "segments" in selected:
+        step("segments", lambda: segments_bench.run(sizes, 5 if args.quick else 20, work))
 
     summary["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     summary["elapsed_s"] = round(time.perf_counter() - started, 1)

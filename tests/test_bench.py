@@ -88,10 +88,21 @@ def test_build_startup_and_scale(run: Path) -> None:
     _stats(served["baseline_exact_bm25_ms"])
 
 
+def test_segments_load_answer_and_add(run: Path) -> None:
+    data = json.loads((run / "segments.json").read_text(encoding="utf-8"))
+    (size,) = data["sizes"]
+    served = size["served"]
+    assert size["paragraphs"] == 10_000 and served["segments"] == len(size["written"]["segments"]) == 5
+    assert served["chunks"] == 10_000 and 0 < served["dense_recall_at_10"] <= 1
+    _stats(served["ask_without_embedding_ms"])
+    add = served["add"]
+    assert add["paragraphs"] > 0 and add["segment_bytes"] > 0 and 1 <= add["bytes_written_over_segment"] < 2
+
+
 def test_summary_lists_every_target(run: Path) -> None:
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["machine"]["nproc"] >= 1
-    assert len(summary["targets"]) == 9
+    assert len(summary["targets"]) == 16
     assert all(t["measured"] is not None for t in summary["targets"])
 
 
