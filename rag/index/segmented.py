@@ -10,7 +10,10 @@ index gives (tests/test_segments.py compares them).
 from __future__ import annotations
 
 import bisect
+import os
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, overload
 
 import numpy as np
@@ -163,7 +166,10 @@ class ConcatRows:
             row = int(key) + n if key < 0 else int(key)
             if not 0 <= row < n:
                 raise IndexError(f"row {key} is out of range for {n} rows")
-            return self._gather(np.asarray([row]))[0]
+            i = bisect.bisect_right(self._starts, row) - 1
+            rowmap = self._maps[i]
+            local = row - rowmap.offset if rowmap.live is None else int(rowmap.live[row - rowmap.offset])
+            return np.asarray(self._matrices[i][local])
         if isinstance(key, slice):
             return self._gather(np.arange(*key.indices(n), dtype=np.int64))
         rows = np.asarray(key)
@@ -198,6 +204,19 @@ class ConcatRows:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         whole = self._gather(np.arange(self.shape[0]))
         return whole if dtype is None else whole.astype(dtype, copy=False)
+
+
+PARALLEL_SEARCH_ROWS = 20_000  # segments this large are searched in parallel
+_search_pool: ThreadPoolExecutor | None = None
+_search_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _search_pool
+    with _search_pool_lock:
+        if _search_pool is None:
+            _search_pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="rag-search")
+        return _search_pool
 
 
 class SegmentStore:
@@ -235,17 +254,22 @@ class SegmentStore:
                 scores[allowed.rows] = self.paragraph_vectors[allowed.rows] @ query_vector
             return scores
         want = max(limit, 1)
-        found: list[tuple[np.ndarray, np.ndarray]] = []
-        for part in self._parts:
-            size = len(part.segment)
-            if size == 0:
-                continue
-            k = min(size, want + part.paragraphs.deleted)
+
+        def one(part: Part) -> tuple[np.ndarray, np.ndarray]:
+            k = min(len(part.segment), want + part.paragraphs.deleted)
             found_scores, found_rows = search_one(part.segment.dense, query_vector, k)
             ok = found_rows[0] >= 0
             rows = part.paragraphs.to_global(found_rows[0][ok])
             live = rows >= 0
-            found.append((rows[live], found_scores[0][ok][live]))
+            return rows[live], found_scores[0][ok][live]
+
+        parts = [p for p in self._parts if len(p.segment)]
+        large = [p for p in parts if len(p.segment) >= PARALLEL_SEARCH_ROWS]
+        small = [p for p in parts if len(p.segment) < PARALLEL_SEARCH_ROWS]
+        # The large segments' searches run on every core (FAISS releases the GIL); the small ones are cheaper
+        # here than a hand-off.
+        found = list(_pool().map(one, large)) if len(large) > 1 else [one(p) for p in large]
+        found += [one(p) for p in small]
         if not found:
             return scores
         rows = np.concatenate([r for r, _ in found])
