@@ -159,7 +159,11 @@ def _worker(texts: Path, spin: str, todo: list[Cell], rounds: int) -> list[dict[
 
 
 def run(
-    corpus_dir: Path = ROOT / "corpus", quick: bool = False, rounds: int | None = None, batch_size: int | None = None
+    corpus_dir: Path = ROOT / "corpus",
+    quick: bool = False,
+    rounds: int | None = None,
+    batch_size: int | None = None,
+    spins: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The bare model's grid and the project path on the same texts, interleaved; texts/s per cell (its best round).
 
@@ -171,13 +175,14 @@ def run(
     rounds = rounds or (1 if quick else 3)
     batch_size = batch_size or get_settings().embed_batch_size
     sizes = QUICK_BATCH_SIZES if quick else BATCH_SIZES
-    spins = SPINS[1:] if quick else SPINS
+    wanted = spins or (SPINS[1:] if quick else SPINS)
+    spins = [s for s in SPINS if s in wanted or s == SPINS[1]]  # the project's setting always: its path runs there
     grid: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "texts.json"
         path.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         for spin in spins:
-            todo = cells(sizes, thread_counts(quick), batch_size if spin == "1000" else None)
+            todo = cells(sizes, thread_counts(quick), batch_size if spin == SPINS[1] else None)
             grid += [{**row, "spin": spin} for row in _best(_worker(path, spin, todo, rounds), len(texts))]
     bare = [r for r in grid if r["path"] == "bare"]
     ceiling = max(bare, key=lambda r: r["texts_per_s"])
@@ -256,6 +261,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few cells, one round")
     parser.add_argument("--rounds", type=int, help="rounds over every cell (default 3, quick 1)")
     parser.add_argument("--batch-size", type=int, help="the project path's batch size (default RAG_EMBED_BATCH_SIZE)")
+    parser.add_argument("--spins", nargs="+", choices=SPINS, help="GOMP_SPINCOUNT settings to measure (default both)")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # JSON: texts file, cells, rounds
     args = parser.parse_args()
@@ -264,7 +270,7 @@ def main() -> None:
         texts = json.loads(Path(spec["texts"]).read_text(encoding="utf-8"))
         print(json.dumps(measure(texts, [Cell(**c) for c in spec["cells"]], spec["rounds"])))
         return
-    result = run(quick=args.quick, rounds=args.rounds, batch_size=args.batch_size)
+    result = run(quick=args.quick, rounds=args.rounds, batch_size=args.batch_size, spins=args.spins)
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     print(table(result))
