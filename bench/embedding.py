@@ -236,9 +236,8 @@ def table(result: dict[str, Any]) -> str:
     sizes = sorted({r["batch"] for r in result["grid"]}, key=lambda b: b or 10**9)
     rows: dict[tuple[str, str], dict[int, str]] = {}
     for r in sorted(result["grid"], key=lambda r: (r["threads"], r["spin"])):
-        if r["threads"] == 1 and r["spin"] != SPINS[0]:
-            continue  # one thread never waits at a barrier: the spin setting changes nothing
-        rows.setdefault((_label(r), r["order"]), {})[r["batch"]] = f"{r['texts_per_s']:.1f}"
+        # One thread never waits at a barrier, so the spin setting changes nothing: its first row stands for both.
+        rows.setdefault((_label(r), r["order"]), {}).setdefault(r["batch"], f"{r['texts_per_s']:.1f}")
     header = ["threads", "order", *[str(b or "all") for b in sizes]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (label, order), values in rows.items():
