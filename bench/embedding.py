@@ -235,7 +235,7 @@ def table(result: dict[str, Any]) -> str:
     """The grid as Markdown (texts/s, best round): a row per threads, spin and order, a column per batch size."""
     sizes = sorted({r["batch"] for r in result["grid"]}, key=lambda b: b or 10**9)
     rows: dict[tuple[str, str], dict[int, str]] = {}
-    for r in sorted(result["grid"], key=lambda r: (r["threads"], r["spin"])):
+    for r in sorted(result["grid"], key=lambda r: (r["threads"], r["spin"], ORDERS.index(r["order"]))):
         # One thread never waits at a barrier, so the spin setting changes nothing: its first row stands for both.
         rows.setdefault((_label(r), r["order"]), {}).setdefault(r["batch"], f"{r['texts_per_s']:.1f}")
     header = ["threads", "order", *[str(b or "all") for b in sizes]]

