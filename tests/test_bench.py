@@ -39,7 +39,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_benchmark_writes_its_json(run: Path) -> None:
     names = {p.stem for p in run.glob("*.json")}
-    assert {"build", "query", "http", "throughput", "scale", "profile", "summary"} <= names
+    assert {"build", "query", "http", "throughput", "scale", "profile", "embedding", "summary"} <= names
     assert (run / "RESULTS.quick.md").read_text(encoding="utf-8").count("| target |") == 1
 
 
@@ -102,7 +102,7 @@ def test_segments_load_answer_and_add(run: Path) -> None:
 def test_summary_lists_every_target(run: Path) -> None:
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["machine"]["nproc"] >= 1
-    assert len(summary["targets"]) == 16
+    assert len(summary["targets"]) == 17
     assert all(t["measured"] is not None for t in summary["targets"])
 
 

