@@ -11,7 +11,7 @@ from rag.cli.base import Context, pass_ctx, progress_bar, run_guarded
 
 
 @click.command()
-@click.option("--force", is_flag=True, help="Rebuild even if the index is up to date.")
+@click.option("--force", is_flag=True, help="Rebuild from scratch (one segment, every text embedded again).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @pass_ctx
 def build(ctx: Context, force: bool, as_json: bool) -> None:
@@ -36,7 +36,8 @@ def build(ctx: Context, force: bool, as_json: bool) -> None:
             else:
                 click.echo(f"Index is up to date ({folder}); use --force to rebuild.")
             return
-        folder = build_index(ctx.settings, embedder, progress=progress_bar())
+        # Without --force, what changed in the corpus is added as a segment (or deleted); --force re-embeds all.
+        folder = build_index(ctx.settings, embedder, progress=progress_bar(), reuse_vectors=not force)
         manifest = read_manifest(folder)
         if as_json:
             click.echo(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2))
