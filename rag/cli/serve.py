@@ -17,8 +17,9 @@ def check_for_serving(settings: Settings) -> str | None:
     """
     from rag.embedding import get_embedder
     from rag.errors import RagError
-    from rag.index.generations import read_manifest, serving_folder, verify_files
+    from rag.index.generations import cleanup_if_idle, read_manifest, serving_folder, verify_files
     from rag.index.load import index_status
+    from rag.index.sync import read_live_segments
 
     if settings.backend == "milvus":
         # Milvus holds the state every API machine shares: it is checked (and built when empty) before serving.
@@ -29,9 +30,12 @@ def check_for_serving(settings: Settings) -> str | None:
     status = index_status(settings, get_embedder(settings).id)
     if status != "ok":
         return status
+    cleanup_if_idle(settings.index_dir)  # what a killed build or merge left (unless a build runs now)
     try:
         folder = serving_folder(settings.index_dir)
-        verify_files(folder, read_manifest(folder))
+        manifest = read_manifest(folder)
+        verify_files(folder, manifest)
+        read_live_segments(settings.index_dir, manifest)  # each segment against its stamp (hashed if changed)
     except RagError as exc:
         return f"damaged: {exc}"
     return None

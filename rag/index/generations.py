@@ -51,6 +51,21 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def cleanup_if_idle(index_dir: Path) -> list[str]:
+    """`cleanup` when no build holds the lock (a running build cleans up itself); returns what was removed."""
+    if not (index_dir / LOCK).exists():
+        return []
+    with (index_dir / LOCK).open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return []
+        try:
+            return cleanup(index_dir)
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def publish(index_dir: Path, folder: Path) -> None:
     """Make `folder` the serving generation: atomic replace of CURRENT, then drop stale generations."""
     previous = current_generation(index_dir)
