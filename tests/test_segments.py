@@ -217,3 +217,15 @@ def test_adds_merge_small_segments_as_the_tiered_policy_asks(tmp_path: Path, cor
     assert max(counts) <= 10 and counts[-1] < counts[-2], counts
     index = load_index(settings, FakeEmbedder())
     assert len({d.slug for d in index.documents}) == 1 + len(names)
+
+
+def test_the_next_start_removes_orphaned_and_half_written_segments(grown: Settings) -> None:
+    from rag.cli.serve import check_for_serving
+
+    segments = grown.index_dir / SEGMENTS
+    orphan = segments / "seg-20000101T000000.000000000-0f0f0f"
+    shutil.copytree(next(p for p in segments.iterdir()), orphan)  # as a kill after writing, before publishing
+    (segments / ".tmp-seg-20000101T000000.000000001-0f0f0f").mkdir()
+    check_for_serving(grown)  # what `rag serve` runs first (this index is of the test embedder: "embedder-changed")
+    assert not orphan.exists() and not list(segments.glob(".tmp-*"))
+    assert len(load_index(grown, FakeEmbedder()).manifest.segments) == 4

@@ -27,10 +27,10 @@ def check_for_serving(settings: Settings) -> str | None:
 
         check_milvus(settings, build=lambda: load_for_query(settings))
         return None
+    cleanup_if_idle(settings.index_dir)  # what a killed build or merge left (unless a build runs now)
     status = index_status(settings, get_embedder(settings).id)
     if status != "ok":
         return status
-    cleanup_if_idle(settings.index_dir)  # what a killed build or merge left (unless a build runs now)
     try:
         folder = serving_folder(settings.index_dir)
         manifest = read_manifest(folder)
