@@ -145,8 +145,9 @@ class Service:
 
     def stop(self) -> None:
         """Stop the watcher thread (a load in progress finishes on its own; it is a daemon thread)."""
-        self._stop.set()
-        readers.withdraw(self.settings.index_dir)
+        with self._lock:  # a load finishing now announces before this withdraws, or sees the stop and does not
+            self._stop.set()
+            readers.withdraw(self.settings.index_dir)
         if self._watcher is not None:
             self._watcher.join(timeout=5)
             self._watcher = None
@@ -274,10 +275,12 @@ class Service:
             # CC-CEDICT (English questions, the reading aid) loads once serving, not before: readiness stays fast.
             threading.Thread(target=cedict.warm, name="rag-dictionary", daemon=True).start()
         self._ready.set()
-        try:
-            readers.announce(self.settings.index_dir, index.generation)
-        except OSError as exc:  # a read-only index folder: admin changes then cannot wait for this process
-            log.warning("cannot record the generation this process serves: %s", exc)
+        with self._lock:
+            try:
+                if not self._stop.is_set():  # a stopped service must not leave a record of serving behind
+                    readers.announce(self.settings.index_dir, index.generation)
+            except OSError as exc:  # a read-only index folder: admin changes then cannot wait for this process
+                log.warning("cannot record the generation this process serves: %s", exc)
         log.info(
             "serving index generation %s (%d paragraphs, loaded and verified in %.2f s%s)",
             index.generation,

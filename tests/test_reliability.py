@@ -310,6 +310,7 @@ def test_a_replaced_generation_is_released(settings: Settings, built: Path, tmp_
     index_dir.mkdir()
     serving = str(current_generation(settings.index_dir))
     shutil.copytree(settings.index_dir / serving, index_dir / serving)
+    shutil.copytree(settings.index_dir / "segments", index_dir / "segments")
     (index_dir / CURRENT).write_text(serving + "\n", encoding="utf-8")
     private = settings.model_copy(update={"index_dir": index_dir, "reload_check_seconds": 0.0})
     service = Service(private)
