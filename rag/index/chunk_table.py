@@ -56,6 +56,7 @@ class ChunkTable(Sequence[Chunk]):
 
     def __init__(self, folder: Path) -> None:
         self._offsets = np.load(folder / OFFSETS, allow_pickle=False)
+        self._n = len(self._offsets) - 1
         self._ids = np.load(folder / IDS, mmap_mode="r", allow_pickle=False)
         self._id_rows = np.load(folder / ID_ROWS, mmap_mode="r", allow_pickle=False)
         path = folder / RECORDS
@@ -70,7 +71,7 @@ class ChunkTable(Sequence[Chunk]):
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._offsets) - 1
+        return self._n
 
     @overload
     def __getitem__(self, row: int) -> Chunk: ...
@@ -82,15 +83,17 @@ class ChunkTable(Sequence[Chunk]):
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
         row = int(row)
+        n = self._n
         if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
+            row += n
+        if not 0 <= row < n:
             raise IndexError(row)
-        with self._lock:
-            found = self._recent.get(row)
-            if found is not None:
-                self._recent.move_to_end(row)
-                return found
+        found = self._recent.get(row)  # a dict read needs no lock; the LRU's order is kept under it
+        if found is not None:
+            with self._lock:
+                if row in self._recent:
+                    self._recent.move_to_end(row)
+            return found
         chunk = self._parse(row)
         with self._lock:
             self._recent[row] = chunk

@@ -123,7 +123,10 @@ class ChunkSequence(Sequence[Chunk]):
         if not 0 <= row < self._n:
             raise IndexError(row)
         part = self._parts[bisect.bisect_right(self._starts, row) - 1]
-        return part.segment.chunks[int(part.paragraphs.to_local(np.asarray([row]))[0])]
+        rowmap = part.paragraphs
+        return part.segment.chunks[
+            row - rowmap.offset if rowmap.live is None else int(rowmap.live[row - rowmap.offset])
+        ]
 
     def __iter__(self) -> Iterator[Chunk]:
         for part in self._parts:
