@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, overload
@@ -209,6 +210,7 @@ class ConcatRows:
         return whole if dtype is None else whole.astype(dtype, copy=False)
 
 
+WEIGHT_CACHE_ENTRIES = 4_000_000  # postings weighed and kept (8 bytes each: ~32 MB at most)
 PARALLEL_SEARCH_ROWS = 20_000  # segments this large are searched in parallel
 # Segments this small are searched as one matrix (a FAISS call costs ~0.2 ms however few its rows): what
 # `rag add` leaves between merges.
@@ -267,6 +269,9 @@ class SegmentStore:
             np.concatenate([p.paragraphs.to_global(_live_locals(p)) for p in small]) if small else np.zeros(0, np.int64)
         )
         self._vocabulary: set[str] | None = None
+        self._weight_cache: OrderedDict[str, list[tuple[np.ndarray, np.ndarray]]] = OrderedDict()
+        self._weight_entries = 0
+        self._weights_lock = threading.Lock()
         self._doc_freqs: dict[str, int] = {}  # the generation never changes: a token's count is computed once
 
     @property
@@ -331,19 +336,40 @@ class SegmentStore:
         scores = np.zeros(self.n, dtype=np.float32)
         if not tokens or self.n == 0:
             return scores
-        weights: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         for token in tokens:
-            if token not in weights:
-                found = self._postings(token)
-                df = sum(len(rows) for rows, _, _ in found)
-                weight = np.float32(idf(df, self.n))
-                weights[token] = [
-                    (rows, (np.float64(weight) * term_weights(tf, lengths, self.average_length)).astype(np.float32))
-                    for rows, tf, lengths in found
-                ]
-            for rows, w in weights[token]:
+            for rows, w in self._weights(token):
                 scores[rows] += w
         return rounded_scores(scores)
+
+    def _weights(self, token: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(global rows, BM25 weights) of a token's postings in every part, kept in a bounded LRU.
+
+        The weights depend on the generation's statistics only, so they are computed once per token: a
+        common word's postings (a tenth of a million-paragraph archive) cost ~10 ms to weigh, and the
+        words of questions recur.
+        """
+        with self._weights_lock:
+            found = self._weight_cache.get(token)
+            if found is not None:
+                self._weight_cache.move_to_end(token)
+                return found
+        postings = self._postings(token)
+        weight = np.float32(idf(sum(len(rows) for rows, _, _ in postings), self.n))
+        found = [
+            (
+                rows.astype(np.int32),
+                (np.float64(weight) * term_weights(tf, lengths, self.average_length)).astype(np.float32),
+            )
+            for rows, tf, lengths in postings
+        ]
+        size = sum(len(rows) for rows, _ in found)
+        with self._weights_lock:
+            self._weight_cache[token] = found
+            self._weight_entries += size
+            while self._weight_entries > WEIGHT_CACHE_ENTRIES and len(self._weight_cache) > 1:
+                _, dropped = self._weight_cache.popitem(last=False)
+                self._weight_entries -= sum(len(rows) for rows, _ in dropped)
+        return found
 
     def hybrid_scores(
         self, query_vector: np.ndarray, tokens: Sequence[str], limit: int, allowed: RowFilter | None
