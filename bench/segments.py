@@ -61,9 +61,9 @@ def write_segmented(base: synthetic.Base, n: int, index_dir: Path, threshold: in
     from rag.index import postings
     from rag.index.build import VectorCache, make_dense_index, offtopic_anchors, text_key
     from rag.index.layout import SegmentRef, read_chunks, sha256_file
+    from rag.index.load import filed_row_lists
     from rag.index.pinyin import build_pinyin_lexicon
     from rag.index.segment import SEGMENT_MANIFEST, SegmentContent, StoredDocument, write_segment
-    from rag.index.segment_build import local_rows
     from rag.index.sync import LiveSegment, publish_generation
     from rag.settings import Settings
 
@@ -113,7 +113,7 @@ def write_segmented(base: synthetic.Base, n: int, index_dir: Path, threshold: in
             dense=dense,
             dense_info=dense_info,
             pinyin=pinyin if not written else {},
-            rows=local_rows(own),
+            rows=filed_row_lists(own),
         )
         tokens = text.tokens[a:b]
         manifest = write_segment(

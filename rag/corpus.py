@@ -430,6 +430,16 @@ def corpus_state(corpus_dir: Path) -> tuple[str, dict[str, str]]:
     return digest.hexdigest(), fingerprints
 
 
+def read_document(path: Path, limits: FileLimits | None = None) -> Document:
+    """One stored document parsed with its metadata; refuses a file over the size limit."""
+    data = path.read_bytes()
+    if limits is not None and len(data) > limits.max_bytes:
+        raise CorpusError(
+            path, f"the file is {len(data)} bytes, over the limit of {limits.max_bytes} (RAG_MAX_DOCUMENT_BYTES)"
+        )
+    return build_document(path, data, read_meta(path), limits)
+
+
 def load_corpus(corpus_dir: Path, limits: FileLimits | None = None) -> list[Document]:
     """Parse every document in the corpus folder; slugs must be unique."""
     docs: list[Document] = []
@@ -438,12 +448,7 @@ def load_corpus(corpus_dir: Path, limits: FileLimits | None = None) -> list[Docu
     if not files:
         raise CorpusError(corpus_dir, "the corpus folder has no source documents")
     for path in files:
-        data = path.read_bytes()
-        if limits is not None and len(data) > limits.max_bytes:
-            raise CorpusError(
-                path, f"the file is {len(data)} bytes, over the limit of {limits.max_bytes} (RAG_MAX_DOCUMENT_BYTES)"
-            )
-        doc = build_document(path, data, read_meta(path), limits)
+        doc = read_document(path, limits)
         if doc.info.slug in seen:
             raise CorpusError(path, f"document slug `{doc.info.slug}` is also used by {seen[doc.info.slug]}")
         seen[doc.info.slug] = path.name

@@ -97,6 +97,25 @@ class ParagraphStore(Protocol):
         ...
 
 
+def row_key(key: Any, n: int) -> int | np.ndarray:
+    """A `VectorRows` key as one row or an int64 array of rows, negatives counted from the end, each checked."""
+    if isinstance(key, int | np.integer):
+        row = int(key) + n if key < 0 else int(key)
+        if not 0 <= row < n:
+            raise IndexError(f"row {key} is out of range for {n} rows")
+        return row
+    if isinstance(key, slice):
+        return np.arange(*key.indices(n), dtype=np.int64)
+    rows = np.asarray(key)
+    if rows.dtype == bool or rows.ndim != 1 or (not np.issubdtype(rows.dtype, np.integer) and rows.size):
+        raise IndexError("rows must be an int, a slice or a 1-D array of row numbers")
+    rows = rows.astype(np.int64, copy=False)
+    rows = np.where(rows < 0, rows + n, rows)
+    if rows.size and (rows.min() < 0 or rows.max() >= n):
+        raise IndexError(f"a row is out of range for {n} rows")
+    return rows
+
+
 def sample_rows(n: int, size: int) -> np.ndarray:
     """The rows of the abstention's fixed sentence sample, the same for every backend."""
     if n <= size:

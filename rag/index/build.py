@@ -24,7 +24,15 @@ from rag.corpus import Chunk, Document, corpus_hash, corpus_state, load_corpus
 from rag.embedding import Embedder
 from rag.errors import IndexFormatError, IndexUnavailable
 from rag.index import layout
-from rag.index.generations import build_lock, cleanup, current_generation, fsync_tree, publish, read_manifest
+from rag.index.generations import (
+    SEGMENTS,
+    build_lock,
+    cleanup,
+    current_generation,
+    fsync_tree,
+    publish,
+    read_manifest,
+)
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.index.layout import Counts, DenseIndexInfo, EmbedderRef, EmbeddingStats, Manifest, read_chunks, sha256_file
 from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
@@ -129,16 +137,8 @@ class VectorCache:
             if vectors.shape != (len(texts), embedder.dimension) or len(sentences) != len(sentence_vectors):
                 raise IndexUnavailable("vector counts differ from the chunks")
             cache = cls(source=folder.name)
-            for text, vector in zip(texts, vectors, strict=True):
-                cache.vectors[text_key(text)] = vector
-            for (row, start, end), vector in zip(sentences.tolist(), sentence_vectors, strict=True):
-                cache.vectors[text_key(texts[row][start:end])] = vector  # to_simplified keeps offsets
-            anchors = offtopic_anchors()
-            if manifest.anchors_sha256 == anchors_digest(anchors):
-                anchor_vectors = np.load(folder / layout.ANCHOR_VECTORS, allow_pickle=False)
-                if len(anchor_vectors) == len(anchors):
-                    for text, vector in zip(anchors, anchor_vectors, strict=True):
-                        cache.vectors[text_key(text)] = vector
+            cache._add(texts, vectors, sentences, sentence_vectors)
+            cache._add_anchors(folder, manifest)
             return cache
         except IndexFormatError as exc:  # expected once after an upgrade: every text is embedded again
             log.info("not reusing vectors from %s: %s", folder, exc)
@@ -154,20 +154,27 @@ class VectorCache:
 
         cache = cls(source=folder.name)
         for ref in manifest.segments:
-            segment = open_segment(folder.parent / "segments", ref.name, ref.sha256)
+            segment = open_segment(folder.parent / SEGMENTS, ref.name, ref.sha256)
             texts = [to_simplified(c.text) for c in segment.chunks]
-            for text, vector in zip(texts, segment.vectors[0 : len(texts)], strict=True):
-                cache.vectors[text_key(text)] = vector
-            sentence_vectors = segment.sentence_vectors[0 : len(segment.sentences)]
-            for (row, start, end), vector in zip(segment.sentences.tolist(), sentence_vectors, strict=True):
-                cache.vectors[text_key(texts[row][start:end])] = vector
+            cache._add(texts, segment.vectors[0 : len(texts)], segment.sentences, segment.sentence_vectors[:])
+        cache._add_anchors(folder, manifest)
+        return cache
+
+    def _add(self, texts: list[str], vectors: np.ndarray, sentences: np.ndarray, sentence_vectors: np.ndarray) -> None:
+        """Paragraph vectors by their (simplified) texts, and sentence vectors by their spans of those texts."""
+        for text, vector in zip(texts, vectors, strict=True):
+            self.vectors[text_key(text)] = vector
+        for (row, start, end), vector in zip(sentences.tolist(), sentence_vectors, strict=True):
+            self.vectors[text_key(texts[row][start:end])] = vector  # to_simplified keeps offsets
+
+    def _add_anchors(self, folder: Path, manifest: Manifest) -> None:
+        """The generation's off-topic anchor vectors, when they are of today's anchors."""
         anchors = offtopic_anchors()
         if manifest.anchors_sha256 == anchors_digest(anchors):
             anchor_vectors = np.load(folder / layout.ANCHOR_VECTORS, allow_pickle=False)
             if len(anchor_vectors) == len(anchors):
                 for text, vector in zip(anchors, anchor_vectors, strict=True):
-                    cache.vectors[text_key(text)] = vector
-        return cache
+                    self.vectors[text_key(text)] = vector
 
     @classmethod
     def from_serving(cls, index_dir: Path, embedder: Embedder) -> VectorCache:

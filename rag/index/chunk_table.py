@@ -49,7 +49,35 @@ def write_chunk_table(folder: Path, chunks: Iterable[Chunk]) -> int:
     return len(ids)
 
 
-class ChunkTable(Sequence[Chunk]):
+class Records(Sequence[Chunk]):
+    """Paragraph records by row, read on demand: subclasses give `_n` and `_record(row)` for 0 <= row < n."""
+
+    _n: int
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, row: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(row, slice):
+            return [self._record(i) for i in range(*row.indices(self._n))]
+        row = int(row)
+        if row < 0:
+            row += self._n
+        if not 0 <= row < self._n:
+            raise IndexError(row)
+        return self._record(row)
+
+    def _record(self, row: int) -> Chunk:
+        raise NotImplementedError
+
+
+class ChunkTable(Records):
     """A segment's records by local row: `table[row]` parses one record (cached); `row_of(id)` finds one."""
 
     KEEP = 8192  # parsed records kept (a query touches a few dozen)
@@ -70,24 +98,7 @@ class ChunkTable(Sequence[Chunk]):
         self._shared: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return self._n
-
-    @overload
-    def __getitem__(self, row: int) -> Chunk: ...
-
-    @overload
-    def __getitem__(self, row: slice) -> list[Chunk]: ...
-
-    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
-        if isinstance(row, slice):
-            return [self[i] for i in range(*row.indices(len(self)))]
-        row = int(row)
-        n = self._n
-        if row < 0:
-            row += n
-        if not 0 <= row < n:
-            raise IndexError(row)
+    def _record(self, row: int) -> Chunk:
         found = self._recent.get(row)  # a dict read needs no lock; the LRU's order is kept under it
         if found is not None:
             with self._lock:

@@ -185,8 +185,9 @@ class Index:
 FiledRows = tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, tuple[int, ...]]]
 
 
-def file_rows(chunks: Sequence[Chunk]) -> FiledRows:
-    """Rows by speaker key, rows by document, and each question's answers' rows (what filters select)."""
+def filed_row_lists(chunks: Sequence[Chunk]) -> dict[str, dict[str, list[int]]]:
+    """Rows by speaker key, rows by document, and each question's answers' rows (what filters select), as
+    lists: what a segment stores in its `rows.json`."""
     by_speaker: dict[str, list[int]] = {}
     by_doc: dict[str, list[int]] = {}
     answers: dict[str, list[int]] = {}
@@ -201,11 +202,18 @@ def file_rows(chunks: Sequence[Chunk]) -> FiledRows:
     row_of = {c.id: row for row, c in enumerate(chunks)}
     for question, rows in answers.items():
         for name in dict.fromkeys(n for r in rows for n in chunks[r].persons()):
-            by_speaker.setdefault(speaker_key(name), []).append(row_of[question])
+            if question in row_of:
+                by_speaker.setdefault(speaker_key(name), []).append(row_of[question])
+    return {"speakers": {k: sorted(set(v)) for k, v in by_speaker.items()}, "documents": by_doc, "answers": answers}
+
+
+def file_rows(chunks: Sequence[Chunk]) -> FiledRows:
+    """`filed_row_lists` as the arrays and tuples an `Index` holds."""
+    filed = filed_row_lists(chunks)
     return (
-        {k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_speaker.items()},
-        {k: np.array(v, dtype=np.int64) for k, v in by_doc.items()},
-        {k: tuple(v) for k, v in answers.items()},
+        {k: np.array(v, dtype=np.int64) for k, v in filed["speakers"].items()},
+        {k: np.array(v, dtype=np.int64) for k, v in filed["documents"].items()},
+        {k: tuple(v) for k, v in filed["answers"].items()},
     )
 
 

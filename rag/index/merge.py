@@ -30,8 +30,8 @@ from rag.index import layout, postings
 from rag.index.build import make_dense_index
 from rag.index.generations import SEGMENTS, build_lock, cleanup
 from rag.index.layout import DenseIndexInfo, SegmentRef, sha256_file
+from rag.index.load import filed_row_lists
 from rag.index.segment import SEGMENT_MANIFEST, Segment, SegmentContent, open_segment, write_segment
-from rag.index.segment_build import local_rows
 from rag.index.sync import LiveSegment, publish_generation, serving_segments
 from rag.settings import Settings
 
@@ -156,7 +156,7 @@ def merge(settings: Settings, embedder: Embedder, chosen: list[LiveSegment]) -> 
         dense=dense,
         dense_info=dense_info,
         pinyin=pinyin,
-        rows=local_rows(chunks),
+        rows=filed_row_lists(chunks),
     )
     words = list(terms)
 

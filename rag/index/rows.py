@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.store import row_key
+
 BLOCK_ROWS = 65_536  # rows per read when the whole matrix is multiplied
 
 
@@ -54,21 +56,11 @@ class RowMatrix:
         return f"RowMatrix({self.path.name}, shape={self.shape})"
 
     def __getitem__(self, key: int | np.integer | slice | np.ndarray | list[int]) -> np.ndarray:
-        n = self.shape[0]
-        if isinstance(key, int | np.integer):
-            row = int(key) + n if key < 0 else int(key)
-            if not 0 <= row < n:
-                raise IndexError(f"row {key} is out of range for {n} rows")
-            return self._read(row, row + 1)[0]
-        if isinstance(key, slice):
-            start, stop, step = key.indices(n)
-            if step == 1:
-                return self._read(start, max(start, stop))
-            return self._gather(np.arange(start, stop, step, dtype=np.int64))
-        rows = np.asarray(key)
-        if rows.dtype == bool or rows.ndim != 1 or (not np.issubdtype(rows.dtype, np.integer) and rows.size):
-            raise IndexError("rows must be an int, a slice or a 1-D array of row numbers")
-        return self._gather(rows.astype(np.int64, copy=False))
+        if isinstance(key, slice) and key.indices(self.shape[0])[2] == 1:  # a run of rows: one read
+            start, stop, _ = key.indices(self.shape[0])
+            return self._read(start, max(start, stop))
+        rows = row_key(key, self.shape[0])
+        return self._read(rows, rows + 1)[0] if isinstance(rows, int) else self._gather(rows)
 
     def __matmul__(self, vector: np.ndarray) -> np.ndarray:
         """Every row's product with `vector`, read a block at a time."""
@@ -82,10 +74,7 @@ class RowMatrix:
         return whole if dtype is None else whole.astype(dtype, copy=False)
 
     def _gather(self, rows: np.ndarray) -> np.ndarray:
-        n = self.shape[0]
-        rows = np.where(rows < 0, rows + n, rows)
-        if rows.size and (rows.min() < 0 or rows.max() >= n):
-            raise IndexError(f"a row is out of range for {n} rows")
+        """The rows (checked by `row_key`), in their order."""
         wanted = np.unique(rows)
         if wanted.size == 0:
             return np.zeros((0, self.shape[1]), dtype=np.float32)

@@ -13,38 +13,11 @@ from rag.embedding import Embedder
 from rag.index import postings
 from rag.index.build import Progress, VectorCache, make_dense_index
 from rag.index.keywords import KeywordTokenizer
+from rag.index.load import filed_row_lists
 from rag.index.pinyin import PINYIN_PAIR_LIMIT, build_pinyin_lexicon
 from rag.index.segment import SegmentContent, StoredDocument
 from rag.script import to_simplified
 from rag.settings import Settings
-from rag.speakers import speaker_key
-
-
-def local_rows(chunks: list[Chunk]) -> dict[str, dict[str, list[int]]]:
-    """Rows by speaker key, by document, and each question's answers (what filters select), for one segment.
-
-    A paragraph is filed under everyone whose words it holds, and under its own voice when that is the
-    document's; a question is filed under the people who answer it too (asked of them, it stands for their answer).
-    """
-    by_speaker: dict[str, list[int]] = {}
-    by_doc: dict[str, list[int]] = {}
-    answers: dict[str, list[int]] = {}
-    for row, c in enumerate(chunks):
-        for name in dict.fromkeys([*c.persons(), *([] if c.own_voice_is_a_person else [c.speaker])]):
-            by_speaker.setdefault(speaker_key(name), []).append(row)
-        by_doc.setdefault(c.document, []).append(row)
-        if c.question:
-            answers.setdefault(c.question, []).append(row)
-    row_of = {c.id: row for row, c in enumerate(chunks)}
-    for question, rows in answers.items():
-        for name in dict.fromkeys(n for r in rows for n in chunks[r].persons()):
-            if question in row_of:
-                by_speaker.setdefault(speaker_key(name), []).append(row_of[question])
-    return {
-        "speakers": {k: sorted(set(v)) for k, v in by_speaker.items()},
-        "documents": by_doc,
-        "answers": answers,
-    }
 
 
 def new_words_pinyin(
@@ -100,6 +73,6 @@ def content_from_documents(
         dense=dense,
         dense_info=dense_info,
         pinyin=pinyin,
-        rows=local_rows(chunks),
+        rows=filed_row_lists(chunks),
     )
     return content, lambda folder: postings.write_postings(folder, token_lists), (embedded, reused)

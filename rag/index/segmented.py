@@ -15,15 +15,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
 from rag.corpus import Chunk
+from rag.index.chunk_table import Records
 from rag.index.local_store import search_one
 from rag.index.postings import idf, term_weights
 from rag.index.segment import Segment
-from rag.store import RowFilter, rounded_scores, sample_rows
+from rag.store import RowFilter, rounded_scores, row_key, sample_rows
 from rag.vocabulary import StoreBackend
 
 
@@ -98,7 +99,7 @@ def _split(starts: list[int], rows: np.ndarray) -> np.ndarray:
     return np.searchsorted(np.asarray(starts[1:], dtype=np.int64), rows, side="right")
 
 
-class ChunkSequence(Sequence[Chunk]):
+class ChunkSequence(Records):
     """Every live paragraph record by global row (read from the segments on demand)."""
 
     def __init__(self, parts: list[Part]) -> None:
@@ -106,23 +107,7 @@ class ChunkSequence(Sequence[Chunk]):
         self._starts = [p.paragraphs.offset for p in parts]
         self._n = sum(p.paragraphs.n_live for p in parts)
 
-    def __len__(self) -> int:
-        return self._n
-
-    @overload
-    def __getitem__(self, row: int) -> Chunk: ...
-
-    @overload
-    def __getitem__(self, row: slice) -> list[Chunk]: ...
-
-    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
-        if isinstance(row, slice):
-            return [self[i] for i in range(*row.indices(self._n))]
-        row = int(row)
-        if row < 0:
-            row += self._n
-        if not 0 <= row < self._n:
-            raise IndexError(row)
+    def _record(self, row: int) -> Chunk:
         part = self._parts[bisect.bisect_right(self._starts, row) - 1]
         rowmap = part.paragraphs
         return part.segment.chunks[
@@ -165,24 +150,12 @@ class ConcatRows:
         return self.shape[0]
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        n = self.shape[0]
-        if isinstance(key, int | np.integer):
-            row = int(key) + n if key < 0 else int(key)
-            if not 0 <= row < n:
-                raise IndexError(f"row {key} is out of range for {n} rows")
-            i = bisect.bisect_right(self._starts, row) - 1
+        rows = row_key(key, self.shape[0])
+        if isinstance(rows, int):
+            i = bisect.bisect_right(self._starts, rows) - 1
             rowmap = self._maps[i]
-            local = row - rowmap.offset if rowmap.live is None else int(rowmap.live[row - rowmap.offset])
+            local = rows - rowmap.offset if rowmap.live is None else int(rowmap.live[rows - rowmap.offset])
             return np.asarray(self._matrices[i][local])
-        if isinstance(key, slice):
-            return self._gather(np.arange(*key.indices(n), dtype=np.int64))
-        rows = np.asarray(key)
-        if rows.dtype == bool or rows.ndim != 1 or (not np.issubdtype(rows.dtype, np.integer) and rows.size):
-            raise IndexError("rows must be an int, a slice or a 1-D array of row numbers")
-        rows = rows.astype(np.int64, copy=False)
-        rows = np.where(rows < 0, rows + n, rows)
-        if rows.size and (rows.min() < 0 or rows.max() >= n):
-            raise IndexError(f"a row is out of range for {n} rows")
         return self._gather(rows)
 
     def _gather(self, rows: np.ndarray) -> np.ndarray:

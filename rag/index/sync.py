@@ -8,6 +8,7 @@ unchanged plus the new one is published atomically. Nothing else is read, parsed
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.corpus import Document, build_document, corpus_files, corpus_state, load_corpus, read_meta
+from rag.corpus import Document, corpus_files, corpus_state, load_corpus, read_document
 from rag.embedding import Embedder
 from rag.errors import CorpusError, IndexFormatError, IndexUnavailable
 from rag.index import layout
@@ -28,6 +29,7 @@ from rag.index.keywords import KeywordTokenizer
 from rag.index.layout import Counts, DenseIndexInfo, EmbedderRef, EmbeddingStats, Manifest, SegmentRef, sha256_file
 from rag.index.postings import Postings
 from rag.index.segment import (
+    ROWS,
     SEGMENT_DOCUMENTS,
     SEGMENT_MANIFEST,
     SegmentManifest,
@@ -63,9 +65,7 @@ class LiveSegment:
         counts = self.manifest.counts
         if not self.deleted:
             return counts.chunks, counts.sentences
-        import json
-
-        rows = json.loads((self.folder / "rows.json").read_text(encoding="utf-8"))["documents"]
+        rows = json.loads((self.folder / ROWS).read_text(encoding="utf-8"))["documents"]
         dead = np.zeros(counts.chunks, dtype=bool)
         for slug in self.deleted:
             dead[np.asarray(rows.get(slug, []), dtype=np.int64)] = True
@@ -83,8 +83,6 @@ def read_live_segments(index_dir: Path, manifest: Manifest) -> list[LiveSegment]
             raise IndexUnavailable(f"The index segment {ref.name} is missing or does not match its generation")
         seg_manifest = read_segment_manifest(folder)
         verify_segment(folder, seg_manifest)
-        import json
-
         documents = [
             StoredDocument.from_json(d) for d in json.loads((folder / SEGMENT_DOCUMENTS).read_text(encoding="utf-8"))
         ]
@@ -286,12 +284,7 @@ def _parse(settings: Settings, files: list[str], slugs: dict[str, str]) -> list[
     for path in corpus_files(settings.corpus_dir):
         if path.name not in wanted:
             continue
-        data = path.read_bytes()
-        if len(data) > limits.max_bytes:
-            raise CorpusError(
-                path, f"the file is {len(data)} bytes, over the limit of {limits.max_bytes} (RAG_MAX_DOCUMENT_BYTES)"
-            )
-        doc = build_document(path, data, read_meta(path), limits)
+        doc = read_document(path, limits)
         if doc.info.slug in slugs:
             raise CorpusError(path, f"document slug `{doc.info.slug}` is also used by {slugs[doc.info.slug]}")
         slugs[doc.info.slug] = path.name

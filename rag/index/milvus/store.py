@@ -23,7 +23,7 @@ from rag.index.layout import Manifest, MilvusCollections
 from rag.index.milvus.connection import call, client, reaching
 from rag.index.milvus.publish import BM25_K1, encode_tokens
 from rag.settings import Settings
-from rag.store import RowFilter, rounded_scores, sample_rows
+from rag.store import RowFilter, rounded_scores, row_key, sample_rows
 from rag.vocabulary import StoreBackend
 
 _POOL = ThreadPoolExecutor(8, thread_name_prefix="rag-milvus")  # keyword searches beside the dense ones
@@ -49,15 +49,8 @@ class RemoteRows:
         return self.shape[0]
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        n = self.shape[0]
-        if isinstance(key, int | np.integer):
-            row = int(key) + n if key < 0 else int(key)
-            if not 0 <= row < n:
-                raise IndexError(f"row {key} is out of range for {n} rows")
-            return self.rows(np.array([row]))[0]
-        if isinstance(key, slice):
-            return self.rows(np.arange(*key.indices(n)))
-        return self.rows(np.asarray(key, dtype=np.int64))
+        rows = row_key(key, self.shape[0])
+        return self.rows(np.array([rows]))[0] if isinstance(rows, int) else self.rows(rows)
 
     def __matmul__(self, vector: np.ndarray) -> np.ndarray:
         """Every row's product with `vector` (reads the whole collection: for small corpora and tests)."""
@@ -231,4 +224,3 @@ def _vector_dimension(description: dict[str, Any]) -> int | None:
             dim = f.get("params", {}).get("dim")
             return int(dim) if dim is not None else None
     return None
-
