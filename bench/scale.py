@@ -49,15 +49,16 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return round(float(np.mean(hits)), 4)
 
 
-def _single_query_p50(index: Any, queries: np.ndarray, k: int) -> tuple[float, np.ndarray]:
-    """Single-query latency as the server searches (one thread per query, rag.retrieval.search_one)."""
-    from rag.retrieval import search_one
+def _single_query_p50(index: Any, vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[float, np.ndarray]:
+    """Single-query latency as the server searches (one thread per query, approximate candidates re-scored
+    with the exact vectors: rag.index.local_store.search_dense)."""
+    from rag.index.local_store import search_dense
 
     found = np.zeros((len(queries), k), dtype=np.int64)
     times = []
     for i, q in enumerate(queries):
         t = time.perf_counter()
-        _, rows = search_one(index, q, k)
+        _, rows = search_dense(index, vectors, q, k)
         times.append((time.perf_counter() - t) * 1000)
         found[i] = rows[0]
     return stats(times)["p50"], found
@@ -103,8 +104,8 @@ def index_types(
         probes = [info["nprobe"] * f // 4 for f in (1, 2, 4, 8)] if "nprobe" in info else [None]
         for nprobe in probes:
             if nprobe is not None:
-                index.nprobe = nprobe
-            p50, found = _single_query_p50(index, queries, K)
+                faiss.extract_index_ivf(index).nprobe = nprobe
+            p50, found = _single_query_p50(index, vectors, queries, K)
             rows.append(
                 {
                     "label": label if nprobe in (None, info.get("nprobe")) else f"{label}, nprobe={nprobe}",
@@ -126,7 +127,7 @@ def _approx_bytes(index: Any, info: dict[str, Any], d: int) -> int:
     if info["type"] == "flat-ip":
         return n * d * 4
     ivf = faiss.extract_index_ivf(index)
-    return int(n * ivf.code_size + n * 8 + ivf.nlist * d * 4)
+    return int(n * ivf.code_size + n * 8 + ivf.nlist * ivf.d * 4)
 
 
 # ---------------------------------------------------------------- the serving-side probe (fresh process)
@@ -220,8 +221,8 @@ def run_size(
     types = index_types(vectors, q, truth, len(question_vectors), with_hnsw=n <= 100_000 and not quick, built=built)
     eval_q = len(question_vectors)
     if "nprobe" in info:
-        dense.nprobe = info["nprobe"]
-    _, found = dense.search(q, K)
+        faiss.extract_index_ivf(dense).nprobe = info["nprobe"]
+    _, found = _single_query_p50(dense, vectors, q, K)
     recall_all = recall(found, truth)
     recall_eval = recall(found[:eval_q], truth[:eval_q])
     recall_near = recall(found[eval_q:], truth[eval_q:])

@@ -10,7 +10,6 @@ import numpy as np
 
 from rag.corpus import Chunk
 from rag.index.load import Index
-from rag.index.local_store import search_one as search_one  # re-exported for bench/scale.py
 from rag.script import to_simplified
 from rag.settings import Settings
 from rag.speakers import speaker_key
@@ -42,18 +41,20 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def _ranks(scores: np.ndarray, rows: np.ndarray, limit: int, positive_only: bool) -> dict[int, int]:
-    """1-based ranks of the best `limit` rows by score (`rows` sorted and unique)."""
-    if len(rows) == 0:
+def _ranks(scores: np.ndarray, rows: np.ndarray | None, limit: int, positive_only: bool) -> dict[int, int]:
+    """1-based ranks of the best `limit` rows by score (`rows` sorted and unique; None: every row)."""
+    if rows is not None and len(rows) == 0:
         return {}
-    sub = scores if len(rows) == len(scores) else scores[rows]  # all rows: no copy
+    sub = scores if rows is None or len(rows) == len(scores) else scores[rows]  # all rows: no copy
     if positive_only:
         # Only positive scores are ranked, and they all rank above the rest: select among them alone
         # (BM25 scores a few thousand rows; partitioning all of a 1 M corpus cost ~4 ms per query).
         keep = np.flatnonzero(sub > 0)
-        rows, sub = rows[keep], sub[keep]
+        rows, sub = (keep if rows is None else rows[keep]), sub[keep]
         if len(rows) == 0:
             return {}
+    elif rows is None:
+        rows = np.arange(len(scores))
     take = min(limit, len(rows))
     top = np.argpartition(-sub, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
     top = top[np.lexsort((rows[top], -sub[top]))]  # ties by row: the same order whatever else was scored
@@ -84,9 +85,7 @@ def allowed_rows(
     return rows
 
 
-def row_filter(
-    index: Index, speakers: Collection[str] | None, documents: Collection[str] | None
-) -> RowFilter | None:
+def row_filter(index: Index, speakers: Collection[str] | None, documents: Collection[str] | None) -> RowFilter | None:
     """The filter the store applies: the speakers' keys, the documents, and the rows they allow."""
     rows = allowed_rows(index, speakers, documents)
     if rows is None:
@@ -95,21 +94,26 @@ def row_filter(
     return RowFilter(speaker_keys=keys, documents=tuple(dict.fromkeys(documents or ())), rows=rows)
 
 
-def sentence_rescore(index: Index, dense: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
-    """Lift each scored paragraph to its best sentence's similarity when that is higher.
+def sentence_rescore(index: Index, dense: np.ndarray, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Lift each scored paragraph (`rows`) to its best sentence's similarity when that is higher.
 
     A paragraph vector blurs several points together; a question about one of them matches its
     sentence better than the whole paragraph (English questions over Chinese text most of all).
+    The sentences of every paragraph are read in one gather (one read per paragraph cost ~0.1 ms each).
     """
-    rows = np.flatnonzero(np.isfinite(dense))
     if len(rows) == 0 or len(index.sentence_vectors) == 0:
         return dense
+    spans = [index.sentence_rows[int(row)] for row in rows]
+    several = [(int(row), span) for row, span in zip(rows, spans, strict=True) if len(span) > 1]
+    if not several:
+        return dense
+    sentence_rows = np.concatenate([np.arange(span.start, span.stop) for _, span in several])
+    sims = np.asarray(index.sentence_vectors[sentence_rows] @ query_vector, dtype=np.float32)
+    starts = np.cumsum([0] + [len(span) for _, span in several[:-1]])
+    best = np.maximum.reduceat(sims, starts)
     out = dense.copy()
-    for row in rows:
-        span = index.sentence_rows[row]
-        if len(span) > 1:
-            best = float((index.sentence_vectors[span.start : span.stop] @ query_vector).max())
-            out[row] = max(out[row], best)
+    lifted = np.asarray([row for row, _ in several], dtype=np.int64)
+    out[lifted] = np.maximum(out[lifted], best)
     return out
 
 
@@ -119,7 +123,7 @@ def _idf(index: Index, token: str) -> float:
     return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
 
-def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: np.ndarray) -> float:
+def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: np.ndarray | None) -> float:
     """How much of the question (IDF-weighted) the best keyword match covers, in 0..1.
 
     Words the corpus never uses count at full weight: a question phrased in other words than the
@@ -128,9 +132,9 @@ def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: 
     # English words the corpus does not use are another language, not missing topic words: leave them out.
     tokens = [t for t in tokens if not (t.isascii() and t.isalpha() and index.store.doc_freq(t) == 0)]
     atomic = [t for t in dict.fromkeys(tokens) if not any(o != t and o in t for o in tokens)]
-    if not atomic or len(rows) == 0:
+    if not atomic or len(bm25) == 0 or (rows is not None and len(rows) == 0):
         return 0.0
-    best_row = int(rows[np.argmax(bm25 if len(rows) == len(bm25) else bm25[rows])])
+    best_row = int(np.argmax(bm25)) if rows is None else int(rows[np.argmax(bm25[rows])])
     if bm25[best_row] <= 0:
         return 0.0
     text = to_simplified(index.chunks[best_row].text).lower()  # tokens are simplified
@@ -168,16 +172,15 @@ def search(
     keyword_tokens = index.tokenizer.tokens(keyword_text) if keyword_text is not None else tokens
     allowed = row_filter(index, speakers, documents)
     rows = allowed.rows if allowed is not None else None
-    all_rows = rows if rows is not None else np.arange(len(index.chunks))
     limit = max(settings.candidates, top_k)
 
     dense, bm25 = index.store.hybrid_scores(query_vector, keyword_tokens, limit, allowed)
-    dense = sentence_rescore(index, dense, query_vector)
-    scored = np.flatnonzero(np.isfinite(dense)) if rows is None else all_rows[np.isfinite(dense[all_rows])]
+    scored = np.flatnonzero(np.isfinite(dense)) if rows is None else rows[np.isfinite(dense[rows])]
+    dense = sentence_rescore(index, dense, query_vector, scored)
     dense_rank = _ranks(dense, scored, limit, positive_only=False)
-    bm25_rank = _ranks(bm25, all_rows, limit, positive_only=True)
+    bm25_rank = _ranks(bm25, rows, limit, positive_only=True)  # rows None: every row
 
-    bm25_weight = settings.bm25_weight * keyword_confidence(index, keyword_tokens, bm25, all_rows)
+    bm25_weight = settings.bm25_weight * keyword_confidence(index, keyword_tokens, bm25, rows)
     fused: dict[int, float] = {}
     if mode in ("dense", "hybrid"):
         w = settings.dense_weight if mode == "hybrid" else 1.0

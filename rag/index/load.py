@@ -35,7 +35,7 @@ from rag.index.generations import (
 )
 from rag.index.keywords import KeywordIndex, KeywordTokenizer
 from rag.index.layout import EmbedderRef, Manifest
-from rag.index.local_store import LocalStore
+from rag.index.local_store import LocalStore, set_nprobe
 from rag.index.rows import RowMatrix
 from rag.index.serving import serving_name
 from rag.settings import Settings
@@ -229,8 +229,7 @@ def open_local_store(folder: Path, manifest: Manifest, n_chunks: int) -> LocalSt
     dense = faiss.read_index(str(folder / layout.DENSE))
     if dense.ntotal != n_chunks:
         raise ValueError(f"the dense index holds {dense.ntotal} paragraphs, not {n_chunks}")
-    if manifest.dense_index.nprobe is not None and hasattr(dense, "nprobe"):
-        dense.nprobe = manifest.dense_index.nprobe
+    set_nprobe(dense, manifest.dense_index)
     return LocalStore(vectors, dense, KeywordIndex.load(folder / layout.BM25, n_chunks), sentence_vectors)
 
 

@@ -9,9 +9,19 @@ import faiss
 import numpy as np
 
 from rag.index.keywords import KeywordIndex
+from rag.index.layout import DenseIndexInfo
 from rag.index.rows import RowMatrix
-from rag.store import RowFilter, rounded_scores, sample_rows
+from rag.store import RowFilter, VectorRows, rounded_scores, sample_rows
 from rag.vocabulary import StoreBackend
+
+RERANK_FACTOR = 2  # candidates an approximate index proposes per row wanted,
+RERANK_MIN = 100  # and at least this many
+
+
+def set_nprobe(dense: Any, info: DenseIndexInfo) -> None:
+    """The lists an IVF query scans, as the manifest says (also inside a projection)."""
+    if info.nprobe is not None and info.type.startswith("ivf"):
+        faiss.extract_index_ivf(dense).nprobe = info.nprobe
 
 
 def search_one(dense: Any, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -28,6 +38,27 @@ def search_one(dense: Any, query_vector: np.ndarray, k: int) -> tuple[np.ndarray
     finally:
         faiss.omp_set_num_threads(threads)
     return found_scores, found_rows
+
+
+def search_dense(dense: Any, vectors: VectorRows, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best `k` rows by exact inner product, best first: (scores, rows), -1 rows where fewer exist.
+
+    An approximate index (IVF codes) only proposes candidates: max(RERANK_FACTOR × k, RERANK_MIN) are re-scored
+    with the exact vectors, so every score that leaves is the exact product and the order is exact
+    among the candidates.
+    """
+    if isinstance(dense, faiss.IndexFlat):
+        return search_one(dense, query_vector, k)
+    n = dense.ntotal
+    proposed = search_one(dense, query_vector, min(n, max(RERANK_FACTOR * k, RERANK_MIN)))[1][0]
+    proposed = np.sort(proposed[proposed >= 0])
+    exact = vectors[proposed] @ query_vector.astype(np.float32) if len(proposed) else np.zeros(0, np.float32)
+    best = np.lexsort((proposed, -exact))[:k]
+    rows = np.full((1, k), -1, dtype=np.int64)
+    scores = np.full((1, k), -np.inf, dtype=np.float32)
+    rows[0, : len(best)] = proposed[best]
+    scores[0, : len(best)] = exact[best]
+    return scores, rows
 
 
 class LocalStore:
@@ -50,7 +81,7 @@ class LocalStore:
             if len(allowed.rows):
                 scores[allowed.rows] = self.paragraph_vectors[allowed.rows] @ query_vector
             return scores
-        found_scores, found_rows = search_one(self.dense, query_vector, min(n, max(limit, 1)))
+        found_scores, found_rows = search_dense(self.dense, self.paragraph_vectors, query_vector, min(n, max(limit, 1)))
         ok = found_rows[0] >= 0
         scores[found_rows[0][ok]] = found_scores[0][ok]
         return scores

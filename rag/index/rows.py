@@ -74,28 +74,36 @@ class RowMatrix:
         return whole if dtype is None else whole.astype(dtype, copy=False)
 
     def _gather(self, rows: np.ndarray) -> np.ndarray:
-        """The rows (checked by `row_key`), in their order."""
+        """The rows (checked by `row_key`), in their order: one read per run of consecutive rows, into one buffer."""
         wanted = np.unique(rows)
         if wanted.size == 0:
             return np.zeros((0, self.shape[1]), dtype=np.float32)
-        # One read per run of consecutive rows.
         breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
-        starts = np.concatenate(([0], breaks))
-        stops = np.concatenate((breaks, [wanted.size]))
-        block = np.concatenate(
-            [self._read(int(wanted[a]), int(wanted[b - 1]) + 1) for a, b in zip(starts, stops, strict=True)]
-        )
-        return block[np.searchsorted(wanted, rows)]
-
-    def _read(self, start: int, stop: int) -> np.ndarray:
-        size = (stop - start) * self._row_bytes
-        buffer = bytearray(size)
+        firsts = wanted[np.concatenate(([0], breaks))].tolist()
+        counts = np.diff(np.concatenate(([0], breaks, [wanted.size]))).tolist()
+        buffer = bytearray(wanted.size * self._row_bytes)
         view = memoryview(buffer)
+        at = 0
+        for first, count in zip(firsts, counts, strict=True):
+            size = count * self._row_bytes
+            self._fill(view[at : at + size], first)
+            at += size
+        block = np.frombuffer(buffer, dtype=np.float32).reshape(wanted.size, self.shape[1])
+        return (
+            block if wanted.size == len(rows) and bool((wanted == rows).all()) else block[np.searchsorted(wanted, rows)]
+        )
+
+    def _fill(self, view: memoryview, start: int) -> None:
+        """Read rows from `start` on into `view` (a whole number of rows)."""
         done = 0
         position = self._offset + start * self._row_bytes
-        while done < size:
+        while done < len(view):
             got = os.preadv(self._fd, [view[done:]], position + done)
             if got == 0:
                 raise OSError(f"{self.path.name} ended early (truncated while serving?)")
             done += got
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        buffer = bytearray((stop - start) * self._row_bytes)
+        self._fill(memoryview(buffer), start)
         return np.frombuffer(buffer, dtype=np.float32).reshape(stop - start, self.shape[1])

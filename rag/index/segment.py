@@ -33,6 +33,7 @@ from rag.index import chunk_table, layout, postings
 from rag.index.chunk_table import ChunkTable
 from rag.index.generations import fsync_tree
 from rag.index.layout import DenseIndexInfo, EmbedderRef, sha256_file
+from rag.index.local_store import set_nprobe
 from rag.index.postings import Postings
 from rag.index.rows import RowMatrix
 from rag.speakers import Speaker
@@ -309,11 +310,11 @@ class Segment:
 
 
 def read_dense(path: Path, info: DenseIndexInfo) -> Any:
-    """The segment's FAISS index; an IVF index's lists are memory-mapped, not read into the heap."""
-    flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if info.type.startswith("ivf") else 0
+    """The segment's FAISS index. Float16 IVF lists (768 bytes a paragraph) are memory-mapped; the projected
+    8-bit codes (96 bytes) are read into the heap, where they are scanned twice as fast as mapped."""
+    flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if info.type == "ivf-fp16-ip" else 0
     dense = faiss.read_index(str(path), flags)
-    if info.nprobe is not None and hasattr(dense, "nprobe"):
-        dense.nprobe = info.nprobe
+    set_nprobe(dense, info)
     return dense
 
 

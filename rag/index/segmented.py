@@ -21,7 +21,7 @@ import numpy as np
 
 from rag.corpus import Chunk
 from rag.index.chunk_table import Records
-from rag.index.local_store import search_one
+from rag.index.local_store import search_dense
 from rag.index.postings import idf, term_weights
 from rag.index.segment import Segment
 from rag.store import RowFilter, rounded_scores, row_key, sample_rows
@@ -106,6 +106,7 @@ class ChunkSequence(Records):
         self._parts = parts
         self._starts = [p.paragraphs.offset for p in parts]
         self._n = sum(p.paragraphs.n_live for p in parts)
+        self._parts_by_document: dict[str, list[Part]] | None = None
 
     def _record(self, row: int) -> Chunk:
         part = self._parts[bisect.bisect_right(self._starts, row) - 1]
@@ -125,8 +126,20 @@ class ChunkSequence(Records):
                     yield table[local]
 
     def row_of(self, chunk_id: str) -> int | None:
-        """The global row of the live paragraph with this id."""
-        for part in self._parts:
+        """The global row of the live paragraph with this id (`<document slug>-p<number>`).
+
+        Only the segments holding the id's document are asked: asking all 20 segments of a 1 M archive
+        cost ~0.3 ms an id, and quote verification asks for dozens per question.
+        """
+        if self._parts_by_document is None:
+            by_document: dict[str, list[Part]] = {}
+            for part in reversed(self._parts):  # newest first: a re-added document lives in the last
+                for slug in part.segment.rows_by_document:
+                    by_document.setdefault(slug, []).append(part)
+            self._parts_by_document = by_document
+        slug, _, number = chunk_id.rpartition("-p")
+        parts = self._parts_by_document.get(slug) if slug and number.isdigit() else None
+        for part in parts if parts is not None else self._parts:
             local = part.segment.chunks.row_of(chunk_id)
             if local is not None:
                 found = int(part.paragraphs.to_global(np.asarray([local]))[0])
@@ -263,7 +276,7 @@ class SegmentStore:
 
         def one(part: Part) -> tuple[np.ndarray, np.ndarray]:
             k = min(len(part.segment), want + part.paragraphs.deleted)
-            found_scores, found_rows = search_one(part.segment.dense, query_vector, k)
+            found_scores, found_rows = search_dense(part.segment.dense, part.segment.vectors, query_vector, k)
             ok = found_rows[0] >= 0
             rows = part.paragraphs.to_global(found_rows[0][ok])
             live = rows >= 0
