@@ -20,9 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Client, load_questions, ratio, serve, stats
-
-NO_CLIENT_LIMITS = {"rate_limit_per_minute": 0, "client_answer_seconds_per_minute": 0}
+from bench.common import NO_CLIENT_LIMITS, ROOT, Client, load_questions, ratio, serve, stats
 
 
 def run(other: Path, out: Path, questions: int, rounds: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import ROOT, BenchQuestion, Client, ratio, serve, stats
+from bench.common import NO_CLIENT_LIMITS, ROOT, BenchQuestion, Client, ratio, serve, stats
 from rag.answer import ask
 from rag.index.load import Index
 from rag.records import AskRequest
@@ -22,9 +22,6 @@ from rag.service import Service
 from rag.settings import Settings, get_settings
 
 STAGES = ("embed", "search", "answer")
-# One client asking question after question: the per-client limits (60 asks and 30 s of answers a minute by
-# default) would refuse most of them with 429.
-NO_CLIENT_LIMITS = {"rate_limit_per_minute": 0, "client_answer_seconds_per_minute": 0}
 
 
 def _ms(start: float) -> float:

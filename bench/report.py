@@ -138,6 +138,14 @@ def _segment_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"bytes that add writes / its own segment ({label})", add.get("bytes_written_over_segment"), 2.0, False
         ),
         _target(f"load_index of {label} (fresh process)", served.get("load_s"), 3.0, False, " s", note),
+        _target(
+            f"a worker's steps to ready at {label} (import, model, load_index, warm-up answer)",
+            served.get("ready_s"),
+            3.0,
+            False,
+            " s",
+            note,
+        ),
         _target(f"reload after that add ({label})", add.get("reload_s"), 3.0, False, " s", note),
         _target(f"resident memory at {label}", served.get("rss_mb"), 2048.0, False, " MiB", note),
         _target(
@@ -157,7 +165,7 @@ def _segments_section(r: dict[str, Any]) -> list[str]:
     s = _get(r, "segments")
     if not s:
         return []
-    header = ["paragraphs", "segments (paragraphs each)", "write s", "load s", "RSS MiB", "ask − embed p50 ms",
+    header = ["paragraphs", "segments (paragraphs each)", "write s", "load s", "ready s", "RSS MiB", "ask − embed p50 ms",
               "dense recall@10", "add: paragraphs, s", "add bytes / segment", "reload s"]  # fmt: skip
     rows = []
     for z in s["sizes"]:
@@ -168,6 +176,7 @@ def _segments_section(r: dict[str, Any]) -> list[str]:
                 f"{served['segments']} ({', '.join(f'{n:,}' for n in z['written']['segments'][:4])}, …)",
                 _f(z["written"]["write_s"], 1),
                 _f(served["load_s"], 2),
+                _f(served.get("ready_s"), 2),
                 _f(served["rss_mb"], 0),
                 _f(served["ask_without_embedding_ms"]["p50"], 2),
                 _f(served["dense_recall_at_10"], 4),

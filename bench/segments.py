@@ -141,22 +141,36 @@ def write_segmented(base: synthetic.Base, n: int, index_dir: Path, threshold: in
 
 
 def probe(index_dir: Path, queries_file: Path) -> dict[str, Any]:
-    """Load as a server does, answer the eval questions, measure dense recall, then add the real page."""
+    """Load as a server does, answer the eval questions, measure dense recall, then add the real page.
+
+    `ready_s` adds up the steps a `rag serve` worker takes before GET /readyz answers 200 (bench/build.py's
+    probe): importing the app, the model, `load_index`, and the warm-up answer.
+    """
+    t = time.perf_counter()
+    import app.main  # noqa: F401  (what a worker imports: FastAPI, the app, the library)
+
+    import_s = time.perf_counter() - t
     from bench.scale import exact_topk, recall
     from rag import get_embedder, get_settings, load_index
     from rag.answer import ask
     from rag.corpus import load_corpus
     from rag.index.generations import build_lock
     from rag.index.sync import new_segment, publish_generation, serving_segments
+    from rag.service import Service
 
     before = memory_mb()
+    t = time.perf_counter()
     settings = get_settings(corpus_dir=ROOT / "corpus", index_dir=index_dir, cache_size=0)
     embedder = get_embedder(settings)
+    model_s = time.perf_counter() - t
     with_model = memory_mb()
     t = time.perf_counter()
     index = load_index(settings, embedder)
     load_s = time.perf_counter() - t
     loaded = memory_mb()
+    t = time.perf_counter()
+    Service(settings, index=index)._warm_up(index)
+    warm_up_s = time.perf_counter() - t
     payload = json.loads(queries_file.read_text(encoding="utf-8"))
     questions = [q["question"] for q in payload["questions"]]
     question_vectors = np.load(payload["vectors"])
@@ -197,6 +211,13 @@ def probe(index_dir: Path, queries_file: Path) -> dict[str, Any]:
         "chunks": len(index.chunks),
         "segments": len(index.manifest.segments),
         "load_s": round(load_s, 2),
+        "ready_s": round(import_s + model_s + load_s + warm_up_s, 2),
+        "ready_steps_s": {
+            "import": round(import_s, 2),
+            "model": round(model_s, 2),
+            "load_index": round(load_s, 2),
+            "warm_up": round(warm_up_s, 2),
+        },
         "first_ask_s": round(first_ask_s, 2),
         "memory_mb": {"start": before, "with_model": with_model, "loaded": loaded, "after_queries": served},
         "rss_mb": served.get("rss"),

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchQuestion, Client, Deadline, ratio, serve, stats
+from bench.common import NO_CLIENT_LIMITS, BenchQuestion, Client, Deadline, ratio, serve, stats
 from rag.embedding import Embedder
 
 
@@ -114,7 +114,7 @@ def run(
     results: list[dict[str, Any]] = []
     for name, workers, env in configs:
         log = work / f"serve-load-{len(results)}.log"
-        with serve(index_dir, work, workers=workers, log=log, extra_env=env, cache_size=0) as srv:
+        with serve(index_dir, work, workers=workers, log=log, extra_env=env, cache_size=0, **NO_CLIENT_LIMITS) as srv:
             srv.wait_ready()
             Client(srv.port).request("POST", "/ask", questions[0].body())
             for clients in levels:

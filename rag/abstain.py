@@ -260,9 +260,7 @@ def _make_profile(index: Index) -> tuple[str, frozenset[str]]:
         meta += [d.title, d.subtitle, d.source, *d.event.values()]
     latin = set(_LATIN_TERM.findall(" ".join(meta).lower()))
     latin.update(index.pinyin)  # romanised corpus words (Changsha, Malanshan) are known
-    for word in index.store.vocabulary():
-        if word.isascii():
-            latin.add(word.lower())
+    latin.update(word.lower() for word in index.store.ascii_vocabulary())
     return to_simplified("\n".join(meta).lower()), frozenset(latin)
 
 

@@ -26,10 +26,22 @@ def _convert(text: str) -> str:
         return str(_t2s().convert(text))
 
 
+SHORT_TEXT = 64  # names, titles, organisations: converted once each (10 000 speakers repeat them at every load)
+
+
 def to_simplified(text: str) -> str:
     """The text in simplified characters, exactly as long as the input."""
     if text.isascii():
         return text
+    return _short_simplified(text) if len(text) <= SHORT_TEXT else _simplified(text)
+
+
+@lru_cache(maxsize=65_536)
+def _short_simplified(text: str) -> str:
+    return _simplified(text)
+
+
+def _simplified(text: str) -> str:
     converted = _convert(text)
     if len(converted) == len(text):
         return converted

@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     dense_index_threshold: int = Field(
         20_000,
         ge=1,
-        description="Chunk count above which the dense index switches from exact search to IVF (float16 codes).",
+        description="Chunk count above which the dense index switches from exact search to IVF over projected 8-bit "
+        "codes, re-scored with the exact vectors.",
     )
     merge_after_add_paragraphs: int = Field(
         20_000,

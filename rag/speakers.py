@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any, TypedDict, cast
 
 from rag.script import to_simplified
@@ -51,6 +52,13 @@ class SpeakerFields:
     def speaker_fields(self) -> SpeakerFieldValues:
         """These fields alone, to pass on to another record that names the same speaker."""
         return cast(SpeakerFieldValues, {name: getattr(self, name) for name in SpeakerFieldValues.__annotations__})
+
+
+@lru_cache(maxsize=4)
+def _title_suffixes(title_words: tuple[str, ...]) -> tuple[frozenset[str], int]:
+    """The title words of two characters or more, and the longest one's length."""
+    words = frozenset(w for w in title_words if len(w) >= 2)
+    return words, max((len(w) for w in words), default=0)
 
 
 @dataclass(frozen=True)
@@ -113,11 +121,13 @@ class Speaker:
         from rag.parsers.lexicon import TITLE_WORDS, surname_of
 
         surname = surname_of(to_simplified(self.name)) if self.kind == "person" else ""
-        title = to_simplified(self.title)
-        words = [w for w in TITLE_WORDS if len(w) >= 2 and title.endswith(w)]
-        if not surname or not words:
+        if not surname:
             return []
-        word = max(words, key=len).removeprefix("副")
+        title = to_simplified(self.title)
+        # The longest title word the title ends with (suffixes looked up, not every word tried: 10 000 speakers).
+        words, longest = _title_suffixes(TITLE_WORDS)
+        word = next((title[-k:] for k in range(min(longest, len(title)), 1, -1) if title[-k:] in words), "")
+        word = word.removeprefix("副")
         return [self.name[: len(surname)] + word] if len(word) >= 2 else []
 
     def org_names(self) -> tuple[str, ...]:

@@ -84,6 +84,11 @@ class ParagraphStore(Protocol):
         """Every keyword token of the corpus."""
         ...
 
+    def ascii_vocabulary(self) -> set[str]:
+        """The keyword tokens written in ASCII alone (English words, pinyin, numbers): `vocabulary()`'s, without
+        reading the rest (millions of Chinese words at archive scale)."""
+        ...
+
     def rows_with(self, token: str, limit: int) -> list[int]:
         """The first `limit` paragraph rows (in row order) holding the keyword token."""
         ...

@@ -62,9 +62,12 @@ def content_runs(text: str) -> list[list[str]]:
 
 def translate(index: Index, text: str, book: Dictionary | None = None) -> list[Translation]:
     """The question's English phrases with their translations that occur in the corpus."""
+    runs = content_runs(text)
+    if not runs:
+        return []  # a question without Latin words does not load the dictionary (~2 s the first time)
     book = book or dictionary()
     out: list[Translation] = []
-    for run in content_runs(text):
+    for run in runs:
         i = 0
         while i < len(run):
             for n in range(min(MAX_PHRASE_WORDS, len(run) - i), 0, -1):

@@ -95,6 +95,9 @@ def test_segments_load_answer_and_add(run: Path) -> None:
     assert size["paragraphs"] == 10_000 and served["segments"] == len(size["written"]["segments"]) == 5
     assert served["chunks"] == 10_000 and 0 < served["dense_recall_at_10"] <= 1
     _stats(served["ask_without_embedding_ms"])
+    steps = served["ready_steps_s"]
+    assert set(steps) == {"import", "model", "load_index", "warm_up"} and all(v >= 0 for v in steps.values())
+    assert served["ready_s"] == pytest.approx(sum(steps.values()), abs=0.05)
     add = served["add"]
     assert add["paragraphs"] > 0 and add["segment_bytes"] > 0 and 1 <= add["bytes_written_over_segment"] < 2
 
@@ -102,7 +105,7 @@ def test_segments_load_answer_and_add(run: Path) -> None:
 def test_summary_lists_every_target(run: Path) -> None:
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["machine"]["nproc"] >= 1
-    assert len(summary["targets"]) == 17
+    assert len(summary["targets"]) == 18
     assert all(t["measured"] is not None for t in summary["targets"])
 
 

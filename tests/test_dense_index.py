@@ -16,7 +16,7 @@ from support.embedder import FakeEmbedder
 
 from rag import Settings, build_index, load_index
 from rag.index import layout
-from rag.index.build import make_dense_index, projection
+from rag.index.build import IVF_MIN_SCANNED, make_dense_index, projection
 from rag.index.layout import DenseIndexInfo
 from rag.index.local_store import search_dense, set_nprobe
 from rag.index.merge import optimize
@@ -53,7 +53,11 @@ def test_above_the_threshold_the_index_is_projected_ivf_codes(vectors: np.ndarra
     index, info = make_dense_index(vectors, threshold=1000)
     ivf = faiss.extract_index_ivf(index)
     assert info.type == f"ivf-pca{ivf.d}-sq8-ip"
-    assert info.nlist == round(2 * np.sqrt(len(vectors))) and info.nprobe == info.nlist // 3
+    assert info.nlist == round(2 * np.sqrt(len(vectors)))
+    # A third of the lists, or lists enough for IVF_MIN_SCANNED paragraphs: all of them at 8 000.
+    assert info.nprobe == info.nlist
+    big = make_dense_index(_clustered(90_000, centres=200), threshold=1000)[1]
+    assert big.nlist is not None and big.nprobe == max(big.nlist // 3, -(-big.nlist * IVF_MIN_SCANNED // 90_000))
     assert ivf.ntotal == len(vectors) and ivf.nprobe == info.nprobe
     small, small_info = make_dense_index(vectors[:1000], threshold=1000)
     assert small_info == DenseIndexInfo("flat-ip") and isinstance(small, faiss.IndexFlat)

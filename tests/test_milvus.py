@@ -115,6 +115,8 @@ def test_both_backends_filter_alike_and_list_alike(stores: dict[str, tuple[Index
         b = search(milvus, "我们", settings, documents=[doc.slug], speakers=local.registry.names()[:3])
         assert [h.row for h in a.hits] == [h.row for h in b.hits], doc.slug
     assert milvus.store.vocabulary() == local.store.vocabulary()
+    latin = {w for w in local.store.vocabulary() if w.isascii()}
+    assert milvus.store.ascii_vocabulary() == local.store.ascii_vocabulary() == latin
     for word in sorted(local.store.vocabulary())[::50]:
         assert milvus.store.doc_freq(word) == local.store.doc_freq(word), word
         assert milvus.store.rows_with(word, 20) == local.store.rows_with(word, 20), word

@@ -111,6 +111,9 @@ def test_segments_score_like_one_index_built_from_scratch(grown: Settings, tmp_p
         # Every paragraph's dense and BM25 score is the same: BM25's statistics are the generation's, not a segment's.
         assert _scores_by_id(many, question) == _scores_by_id(one, question), question
         assert many.store.doc_freq("中国移动") == one.store.doc_freq("中国移动") > 0
+    assert many.store.vocabulary() == one.store.vocabulary()
+    latin = {w for w in one.store.vocabulary() if w.isascii()}
+    assert many.store.ascii_vocabulary() == one.store.ascii_vocabulary() == latin and len(latin) > 1
 
 
 def test_a_full_merge_ranks_exactly_as_the_segments_did(grown: Settings) -> None:

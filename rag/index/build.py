@@ -41,7 +41,8 @@ from rag.settings import Settings, file_limits
 from rag.speakers import Speaker, SpeakerRegistry
 
 Progress = Callable[[str, int, int], None]
-IVF_PROBE_DIVISOR = 3  # an IVF query scans nlist / 3 lists: recall@10 ≥ 0.99 at 1 M paragraphs (bench/RESULTS.md)
+IVF_PROBE_DIVISOR = 3  # an IVF query scans nlist / 3 lists: recall@10 ≥ 0.99 at 1 M paragraphs (bench/RESULTS.md),
+IVF_MIN_SCANNED = 25_000  # and lists holding at least this many paragraphs (a small segment's are short)
 PROJECTED_VARIANCE = 0.96  # share of the vectors' variance the IVF codes keep (e5-small: 96 of 384 dimensions)
 PROJECTION_SAMPLE = 100_000  # vectors the projection is computed from
 log = logging.getLogger("rag.index")
@@ -113,7 +114,7 @@ def make_dense_index(vectors: np.ndarray, threshold: int) -> tuple[Any, DenseInd
         info = DenseIndexInfo("flat-ip")
     else:
         nlist = int(min(65_536, max(16, round(2 * np.sqrt(n)))))
-        nprobe = max(8, nlist // IVF_PROBE_DIVISOR)
+        nprobe = min(nlist, max(8, nlist // IVF_PROBE_DIVISOR, -(-nlist * IVF_MIN_SCANNED // n)))
         transform = projection(data)
         dimensions = transform.d_out
         lists = faiss.IndexIVFScalarQuantizer(

@@ -49,7 +49,7 @@ FILES: tuple[tuple[str, str], ...] = (
     (SPEAKERS, "every speaker: name, title, organisation, English forms, aliases"),
     (USER_WORDS, "words jieba keeps whole (names, organisations, aliases)"),
     (VECTORS, "paragraph vectors, float32, L2-normalised"),
-    (DENSE, "FAISS inner-product index over the paragraph vectors (exact, or IVF with float16 codes)"),
+    (DENSE, "FAISS inner-product index over the paragraph vectors (exact, or IVF codes the exact vectors re-score)"),
     (SENTENCES, "(paragraph row, start, end) of every sentence, int32"),
     (SENTENCE_VECTORS, "sentence vectors, float32"),
     (ANCHOR_VECTORS, "vectors of everyday off-topic sentences (rag/data/offtopic_anchors.txt), for abstention"),
@@ -101,7 +101,8 @@ class Counts:
 
 @dataclass(frozen=True)
 class DenseIndexInfo:
-    """Which dense index was built: `flat-ip` (exact) or `ivf-fp16-ip` with its list counts."""
+    """Which dense index was built: `flat-ip` (exact), `ivf-pca<d>-sq8-ip` (8-bit codes of d projected dimensions;
+    earlier generations: `ivf-fp16-ip`) with its list counts."""
 
     type: str
     nlist: int | None = None

@@ -102,6 +102,9 @@ class LocalStore:
     def vocabulary(self) -> set[str]:
         return self.keyword.vocabulary()
 
+    def ascii_vocabulary(self) -> set[str]:
+        return {word for word in self.keyword.vocabulary() if word.isascii()}
+
     def rows_with(self, token: str, limit: int) -> list[int]:
         return self.keyword.rows_with(token, limit)
 

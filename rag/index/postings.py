@@ -102,6 +102,12 @@ class Postings:
     def term_texts(self) -> list[str]:
         return [bytes(t).decode("utf-8") for t in self.terms]
 
+    def ascii_term_texts(self) -> list[str]:
+        """The terms written in ASCII alone: a prefix of the byte-sorted table (every other term's first
+        UTF-8 byte is 0x80 or more)."""
+        end = int(np.searchsorted(self.terms, b"\x80"))
+        return [text for text in (bytes(t).decode("utf-8") for t in self.terms[:end]) if text.isascii()]
+
     def doc_freqs(self) -> np.ndarray:
         return np.diff(self.ptr)
 

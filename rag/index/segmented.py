@@ -389,6 +389,13 @@ class SegmentStore:
             self._vocabulary = words
         return self._vocabulary
 
+    def ascii_vocabulary(self) -> set[str]:
+        """The terms before the first non-ASCII byte of each segment's sorted term table: no other term decoded."""
+        words: set[str] = {""}
+        for part in self._parts:
+            words.update(part.segment.postings.ascii_term_texts())
+        return words
+
     def rows_with(self, token: str, limit: int) -> list[int]:
         out: list[int] = []
         for rows, _, _ in self._postings(token):

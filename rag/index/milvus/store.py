@@ -176,6 +176,9 @@ class MilvusStore:
     def vocabulary(self) -> set[str]:
         return set(self._terms)
 
+    def ascii_vocabulary(self) -> set[str]:
+        return {term for term in self._terms if term.isascii()}
+
     def rows_with(self, token: str, limit: int) -> list[int]:
         """Every row holding the token is a positive BM25 match (up to SEARCH_LIMIT of them: then the first
         `limit` of those)."""
