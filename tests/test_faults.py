@@ -642,10 +642,12 @@ def test_two_workers_converge_on_the_generation_a_concurrent_add_publishes(
                 and r["message"].startswith("serving")
             }
 
+        # /readyz answers once one worker is ready; the other may still be loading (and answer 503 until then).
+        wait_until(lambda: len(workers_serving(old)) >= 2, 120, "both workers to serve the first generation", 0.2)
         askers = [threading.Thread(target=ask_forever, daemon=True) for _ in range(2)]
         for t in askers:
             t.start()
-        wait_until(lambda: len(seen) >= 4 and len(workers_serving(old)) >= 2, 120, "both workers to answer")
+        wait_until(lambda: len(seen) >= 4, 120, "both workers to answer")
         added = subprocess.run(
             [RAG, "add", str(FIXTURES / "markdown-zh.md"), "--json"],
             env=env,
