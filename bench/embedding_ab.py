@@ -38,17 +38,16 @@ def run(rounds: int, batch_size: int) -> dict[str, Any]:
     for row in measure(texts, cells, rounds):
         label = f"{row['path']} batch {row['batch']} ({row['order']})"
         rates.setdefault(label, []).append(len(texts) / row["seconds"])
-    table = {
-        k: {"median": round(float(np.median(v)), 1), "best": round(max(v), 1), "rounds": v} for k, v in rates.items()
-    }
-    project = table[f"project batch {batch_size} (embed_passages)"]
-    bare = max((v for k, v in table.items() if k.startswith("bare")), key=lambda v: v["median"])
+    medians = {k: float(np.median(v)) for k, v in rates.items()}
+    bests = {k: max(v) for k, v in rates.items()}
+    project = f"project batch {batch_size} (embed_passages)"
+    bare = [k for k in rates if k.startswith("bare")]
     return {
         "texts": len(texts),
         "rounds": rounds,
-        "cells": table,
-        "ratio_of_medians": round(project["median"] / bare["median"], 3),
-        "ratio_of_bests": round(project["best"] / max(v["best"] for k, v in table.items() if k.startswith("bare")), 3),
+        "cells": {k: {"median": round(medians[k], 1), "best": round(bests[k], 1), "rounds": rates[k]} for k in rates},
+        "ratio_of_medians": round(medians[project] / max(medians[k] for k in bare), 3),
+        "ratio_of_bests": round(bests[project] / max(bests[k] for k in bare), 3),
     }
 
 

@@ -408,6 +408,11 @@ def corpus_hash(corpus_dir: Path) -> str:
     return corpus_state(corpus_dir)[0]
 
 
+def paragraph_document(paragraph_id: str) -> str:
+    """`wenhua-keji-zuotanhui-p6` → `wenhua-keji-zuotanhui` (paragraph ids are the slug plus -p<number>)."""
+    return paragraph_id.rsplit("-p", 1)[0]
+
+
 def corpus_state(corpus_dir: Path) -> tuple[str, dict[str, str]]:
     """`corpus_hash`, and each source file's fingerprint (sha256 of its bytes and its metadata's), by file name.
 

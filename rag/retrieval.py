@@ -85,7 +85,9 @@ def allowed_rows(
     return rows
 
 
-def row_filter(index: Index, speakers: Collection[str] | None, documents: Collection[str] | None) -> RowFilter | None:
+def row_filter(
+    index: Index, speakers: Collection[str] | None, documents: Collection[str] | None
+) -> RowFilter | None:
     """The filter the store applies: the speakers' keys, the documents, and the rows they allow."""
     rows = allowed_rows(index, speakers, documents)
     if rows is None:

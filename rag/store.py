@@ -131,11 +131,7 @@ def sample_rows(n: int, size: int) -> np.ndarray:
 def rounded_scores(scores: np.ndarray) -> np.ndarray:
     """BM25 scores rounded to BM25_DECIMALS, in place: `np.round`'s own steps (scale, round half to even,
     unscale) over the whole array, which at 1 M paragraphs costs a quarter of picking out the non-zero ones."""
-    if scores.dtype != np.float32:
-        found = np.flatnonzero(scores)
-        scores[found] = np.round(scores[found], BM25_DECIMALS)
-        return scores
-    scale = np.float32(10**BM25_DECIMALS)
+    scale = scores.dtype.type(10**BM25_DECIMALS)
     np.multiply(scores, scale, out=scores)
     np.rint(scores, out=scores)
     np.divide(scores, scale, out=scores)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.corpus import slug_for
+from rag.corpus import paragraph_document, slug_for
 from rag.eval.gold import LANGUAGES, QUESTION_TYPES, CorpusParagraph, GoldQuestion
 from rag.records import parse_quote_id
 from rag.script import to_simplified
@@ -403,11 +403,6 @@ def document_of(q: GoldQuestion) -> str:
     if slugs:
         return "(several documents)"
     return slug_for(Path(q.document)) if q.document else "(no gold paragraph)"
-
-
-def paragraph_document(paragraph_id: str) -> str:
-    """`wenhua-keji-zuotanhui-p6` → `wenhua-keji-zuotanhui` (paragraph ids are the slug plus -p<number>)."""
-    return paragraph_id.rsplit("-p", 1)[0]
 
 
 def summarize(results: Sequence[QuestionResult]) -> Summary:

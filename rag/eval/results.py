@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from rag.corpus import paragraph_document
 from rag.eval.gold import GoldQuestion
-from rag.eval.grading import EvalRun, QuestionResult, document_of, paragraph_document, short_id, summarize
+from rag.eval.grading import EvalRun, QuestionResult, document_of, short_id, summarize
 
 
 def _expected(q: GoldQuestion) -> dict[str, Any]:

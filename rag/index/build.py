@@ -99,12 +99,13 @@ def projection(vectors: np.ndarray) -> Any:
 def make_dense_index(vectors: np.ndarray, threshold: int) -> tuple[Any, DenseIndexInfo]:
     """Exact inner-product search up to `threshold` paragraphs; above it a projected IVF index of 8-bit codes.
 
-    Chosen by measurement (bench/RESULTS.md, "Dense index at 1 M"): exact search costs ~0.1 ms per 1 000
-    paragraphs on 2 cores, so past the threshold it outgrows the rest of the query. Above it the vectors
-    are projected on their main directions (`projection`: 96 for e5-small, 96 % of their variance) and
-    stored as 8-bit codes, 96 bytes a paragraph instead of 768 for float16, in 2·√n lists of which a query scans a third. The codes only
-    choose candidates; `search_dense` re-scores them with the exact vectors. At 500 000 paragraphs this is
-    2.9 ms a query for recall@10 0.995, where float16 codes in 4·√n lists scanning a quarter took ~12 ms.
+    Chosen by measurement (bench/RESULTS.md, "The dense index at 1 M, second pass"): exact search costs
+    ~0.1 ms per 1 000 paragraphs on 2 cores, so past the threshold it outgrows the rest of the query. Above
+    it the vectors are projected on their main directions (`projection`: 96 for e5-small, 96 % of their
+    variance) and stored as 8-bit codes, 96 bytes a paragraph instead of 768 for float16, in 2·√n lists of
+    which a query scans a third. The codes only choose candidates; `search_dense` re-scores them with the
+    exact vectors. At 500 000 paragraphs this is 2.9 ms a query for recall@10 0.995, where float16 codes
+    in 4·√n lists, a quarter of them scanned from a memory map, took ~6–12 ms.
     """
     n, dim = vectors.shape
     index: Any

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.corpus import Chunk
+from rag.corpus import Chunk, paragraph_document
 from rag.index.chunk_table import Records
 from rag.index.local_store import search_dense
 from rag.index.postings import idf, term_weights
@@ -126,7 +126,7 @@ class ChunkSequence(Records):
                     yield table[local]
 
     def row_of(self, chunk_id: str) -> int | None:
-        """The global row of the live paragraph with this id (`<document slug>-p<number>`).
+        """The global row of the live paragraph with this id.
 
         Only the segments holding the id's document are asked: asking all 20 segments of a 1 M archive
         cost ~0.3 ms an id, and quote verification asks for dozens per question.
@@ -137,8 +137,7 @@ class ChunkSequence(Records):
                 for slug in part.segment.rows_by_document:
                     by_document.setdefault(slug, []).append(part)
             self._parts_by_document = by_document
-        slug, _, number = chunk_id.rpartition("-p")
-        parts = self._parts_by_document.get(slug) if slug and number.isdigit() else None
+        parts = self._parts_by_document.get(paragraph_document(chunk_id))
         for part in parts if parts is not None else self._parts:
             local = part.segment.chunks.row_of(chunk_id)
             if local is not None:
