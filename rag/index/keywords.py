@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.index.jieba_tables import default_tables, import_posseg
 from rag.script import to_simplified
 
 logging.getLogger("jieba").setLevel(logging.WARNING)
@@ -187,38 +188,33 @@ _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 
 
 def _pos_tokenizer(tokenizer: object) -> object:
-    """A part-of-speech tokenizer over `tokenizer` that reuses the tag table `jieba.posseg` parsed at import.
+    """A part-of-speech tokenizer over `tokenizer` with the default dictionary's tags (rag.index.jieba_tables).
 
-    `POSTokenizer(tokenizer)` would parse jieba's 350 k-line dictionary again (about 0.5 s per index
-    load); the tags come from the same default dictionary, so a copy of the module's table is identical.
+    `POSTokenizer(tokenizer)` would parse jieba's 350 k-line dictionary again (about 0.4 s per index
+    load); the tags come from the same default dictionary, so a copy of the cached table is identical.
     """
-    import jieba.posseg
-
-    default = jieba.posseg.dt
-    if getattr(tokenizer, "dictionary", None) != default.tokenizer.dictionary:
-        return jieba.posseg.POSTokenizer(tokenizer)
-    pos = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+    tables = default_tables()
+    posseg = import_posseg(tables.tags)
+    if getattr(tokenizer, "dictionary", None) != posseg.dt.tokenizer.dictionary:
+        return posseg.POSTokenizer(tokenizer)
+    pos = posseg.POSTokenizer.__new__(posseg.POSTokenizer)
     pos.tokenizer = tokenizer
-    pos.word_tag_tab = dict(default.word_tag_tab)
+    pos.word_tag_tab = dict(tables.tags)
     return pos
 
 
-_DEFAULT_LOCK = threading.Lock()
-
-
 def _tokenizer_like_the_default() -> Any:
-    """A new jieba tokenizer holding a copy of the default dictionary (read from its cache once per process).
+    """A new jieba tokenizer holding a copy of the default dictionary (its tables read once per process).
 
     `jieba.Tokenizer()` reads the 350 k-word dictionary again each time (0.5–3 s, every index load); a copy
-    of the default tokenizer's table is the same dictionary in ~30 ms, and user words stay this one's own.
+    of the cached default table is the same dictionary in ~30 ms, and user words stay this one's own.
     """
     import jieba
 
-    with _DEFAULT_LOCK:
-        jieba.dt.check_initialized()
+    tables = default_tables()
     tokenizer = jieba.Tokenizer()
-    tokenizer.FREQ = dict(jieba.dt.FREQ)
-    tokenizer.total = jieba.dt.total
+    tokenizer.FREQ = dict(tables.freq)
+    tokenizer.total = tables.total
     tokenizer.initialized = True
     return tokenizer
 

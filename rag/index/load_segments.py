@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -49,29 +50,65 @@ def segment_for(segments_dir: Path, name: str, sha256: str, full_check: bool) ->
 
 
 def filed_rows(parts: list[Part]) -> FiledRows:
-    """Rows by speaker key, by document and each question's answers, in global rows (deleted rows left out)."""
-    by_speaker: dict[str, list[np.ndarray]] = {}
+    """Rows by speaker key, by document and each question's answers, in global rows (deleted rows left out).
+
+    Each segment's row lists are mapped to global rows in one array, not list by list: at 1 M paragraphs
+    that is 20 arrays instead of 27 000 (0.35 s of a worker's start).
+    """
+    speaker_keys: dict[str, int] = {}
+    speaker_ids: list[np.ndarray] = []
+    speaker_rows: list[np.ndarray] = []
     by_document: dict[str, np.ndarray] = {}
     answers: dict[str, tuple[int, ...]] = {}
-
-    def mapped(part: Part, rows: list[int]) -> np.ndarray:
-        found = part.paragraphs.to_global(np.asarray(rows, dtype=np.int64))
-        return found[found >= 0]
-
     for part in parts:
         seg = part.segment
-        for key, rows in seg.rows_by_speaker.items():
-            by_speaker.setdefault(key, []).append(mapped(part, rows))
-        for slug, rows in seg.rows_by_document.items():
-            found = mapped(part, rows)
+        keys, rows, lengths = _flat(part, seg.rows_by_speaker)
+        ids = np.array([speaker_keys.setdefault(k, len(speaker_keys)) for k in keys], dtype=np.int64)
+        speaker_ids.append(np.repeat(ids, lengths))
+        speaker_rows.append(rows)
+        slugs, rows, lengths = _flat(part, seg.rows_by_document)
+        for slug, found in zip(slugs, _split_live(rows, lengths), strict=True):
             if len(found):
                 by_document[slug] = found
-        for question, rows in seg.answer_rows.items():
-            found = mapped(part, rows)
+        questions, rows, lengths = _flat(part, seg.answer_rows)
+        for question, found in zip(questions, _split_live(rows, lengths), strict=True):
             if len(found):
                 answers[question] = tuple(int(r) for r in found)
-    speakers = {k: np.unique(np.concatenate(v)) for k, v in by_speaker.items()}
-    return {k: v for k, v in speakers.items() if len(v)}, by_document, answers
+    return _grouped(list(speaker_keys), speaker_ids, speaker_rows), by_document, answers
+
+
+def _flat(part: Part, lists: dict[str, list[int]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The names, their rows as one array of global rows (-1 for a deleted one), and each name's count."""
+    lengths = np.fromiter((len(v) for v in lists.values()), dtype=np.int64, count=len(lists))
+    flat = np.fromiter(chain.from_iterable(lists.values()), dtype=np.int64, count=int(lengths.sum()))
+    return list(lists), part.paragraphs.to_global(flat), lengths
+
+
+def _split_live(rows: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    """`rows` cut into runs of `lengths`, each without its deleted (-1) rows."""
+    if not len(lengths):
+        return []
+    live = rows >= 0
+    live_before = np.r_[0, np.cumsum(live)]
+    ends = np.cumsum(lengths)
+    kept = live_before[ends] - live_before[ends - lengths]
+    return np.split(rows[live], np.cumsum(kept)[:-1])
+
+
+def _grouped(keys: list[str], ids: list[np.ndarray], rows: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Each key's sorted distinct live rows (a speaker's rows may come from several segments)."""
+    if not keys:
+        return {}
+    all_ids, all_rows = np.concatenate(ids), np.concatenate(rows)
+    live = all_rows >= 0
+    all_ids, all_rows = all_ids[live], all_rows[live]
+    order = np.lexsort((all_rows, all_ids))
+    all_ids, all_rows = all_ids[order], all_rows[order]
+    fresh = np.ones(len(all_ids), dtype=bool)
+    fresh[1:] = (all_ids[1:] != all_ids[:-1]) | (all_rows[1:] != all_rows[:-1])
+    all_ids, all_rows = all_ids[fresh], all_rows[fresh]
+    bounds = np.searchsorted(all_ids, np.arange(len(keys) + 1))
+    return {key: all_rows[bounds[i] : bounds[i + 1]] for i, key in enumerate(keys) if bounds[i + 1] > bounds[i]}
 
 
 def load_segmented(settings: Settings, folder: Path, manifest: Manifest, embedder: Embedder, full_check: bool) -> Index:
@@ -101,8 +138,8 @@ def load_segmented(settings: Settings, folder: Path, manifest: Manifest, embedde
             documents.append(stored.info)
             speakers.extend(stored.speakers)
             source_folders[stored.info.slug] = part.segment.folder / layout.SOURCES
-        for key, word in part.segment.pinyin.items():
-            pinyin.setdefault(key, word)
+    for part in reversed(parts):  # the first segment naming a word wins, as in a merge
+        pinyin.update(part.segment.pinyin)
     chunks = ChunkSequence(parts)
     sentences = (
         np.concatenate([p.global_sentences() for p in parts]) if parts else np.zeros((0, 3), dtype=np.int32)
