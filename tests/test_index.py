@@ -247,3 +247,28 @@ def test_every_file_a_generation_holds_is_in_the_layout(index) -> None:
     described = {n.strip().split("/")[0] for names, _ in SEGMENT_FILES for n in names.split(",")}
     on_disk = {p.relative_to(segment).parts[0] for p in segment.rglob("*") if p.is_file()}
     assert on_disk - {".verified.json"} == described
+
+
+def test_a_load_pauses_the_garbage_collector_and_restores_it(fresh_settings: Settings) -> None:
+    """Off while any load runs (nested or failing ones too), back on after the last; left off if it was off."""
+    import gc
+
+    from rag.index.load import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer load is still running
+    assert gc.isenabled()
+    with pytest.raises(IndexUnavailable):
+        load_index(fresh_settings, FakeEmbedder())  # nothing built there yet
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a caller that had turned it off keeps it off
+    finally:
+        gc.enable()
