@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property, lru_cache
 from typing import Any, TypedDict, cast
 
@@ -83,7 +83,10 @@ class Speaker:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Speaker:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})  # type: ignore[arg-type]
+        values = dict(data)
+        for name in _TUPLE_FIELDS.intersection(values):  # JSON's lists back to the tuples of the record
+            values[name] = tuple(values[name])
+        return cls(**values)
 
     def fields_under(self, headline: str) -> SpeakerFieldValues:
         """The SpeakerFields of a record that names this speaker under `headline`."""
@@ -150,6 +153,7 @@ class Speaker:
         return tuple(dict.fromkeys(a for a in names if a))
 
 
+_TUPLE_FIELDS = frozenset(f.name for f in fields(Speaker) if f.type.startswith("tuple"))
 COMPANY_FORM = re.compile(r"(?:集团)?(?:股份)?有限(?:责任)?公司$")
 MIN_SHORT_COMPANY = 4  # 华为技术 for 华为技术有限公司; shorter names without the form are too common
 
