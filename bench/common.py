@@ -165,6 +165,16 @@ class Client:
 NO_CLIENT_LIMITS = {"rate_limit_per_minute": 0, "client_answer_seconds_per_minute": 0, "client_asks_at_once": 1000}
 
 
+def fresh_import_s(module: str) -> float:
+    """Seconds a new interpreter takes to import `module` (its own start not counted): a probe process has
+    imported numpy and the library already (this module does), so an import timed there is an undercount."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"importing {module} failed:\n{done.stderr[-2000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def server_env(index_dir: Path, work: Path, **settings: object) -> dict[str, str]:
     """Environment for a `rag serve` process: the bench's index and a private feedback database."""
     env = dict(os.environ)

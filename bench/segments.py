@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench import synthetic
-from bench.common import ROOT, memory_mb, stats
+from bench.common import ROOT, fresh_import_s, memory_mb, stats
 
 K = 10
 
@@ -138,15 +138,6 @@ def write_segmented(base: synthetic.Base, n: int, index_dir: Path, threshold: in
 
 
 # ---------------------------------------------------------------- in a fresh process
-
-
-def fresh_import_s(module: str) -> float:
-    """Seconds a new interpreter takes to import `module` (the interpreter's own start not counted)."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise RuntimeError(f"importing {module} failed:\n{done.stderr[-2000:]}")
-    return float(done.stdout.strip().splitlines()[-1])
 
 
 def probe(index_dir: Path, queries_file: Path) -> dict[str, Any]:

@@ -55,12 +55,12 @@ def cache_path(cache_dir: Path | None = None) -> Path:
     return folder / f"{CACHE_PREFIX}{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
 
-def default_tables(cache_dir: Path | None = None) -> DictionaryTables:
+def default_tables() -> DictionaryTables:
     """The default dictionary's tables, once per process: from the cache file, else parsed and cached."""
     global _tables
     with _lock:
         if _tables is None:
-            path = cache_path(cache_dir)
+            path = cache_path()
             _tables = read_tables(path)
             if _tables is None:
                 _tables = parse_tables()
@@ -147,5 +147,5 @@ def import_posseg(tags: dict[str, str]) -> Any:
     finally:
         del jieba.dt.get_dict_file
     if not jieba.posseg.dt.word_tag_tab:
-        jieba.posseg.dt.word_tag_tab = tags
+        jieba.posseg.dt.word_tag_tab = dict(tags)  # its own: jieba adds its global user words' tags to it
     return jieba.posseg
