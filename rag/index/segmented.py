@@ -17,11 +17,12 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import faiss
 import numpy as np
 
 from rag.corpus import Chunk, paragraph_document
 from rag.index.chunk_table import Records
-from rag.index.local_store import search_dense
+from rag.index.local_store import RERANK_FACTOR, RERANK_MIN, is_approximate, search_one
 from rag.index.postings import idf, term_weights
 from rag.index.segment import Segment
 from rag.store import RowFilter, rounded_scores, row_key, sample_rows
@@ -162,6 +163,9 @@ class ConcatRows:
         return self.shape[0]
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, slice) and key.indices(self.shape[0])[2] == 1:  # a run of rows (a paragraph's sentences)
+            start, stop, _ = key.indices(self.shape[0])
+            return self._run(start, max(start, stop))
         rows = row_key(key, self.shape[0])
         if isinstance(rows, int):
             i = bisect.bisect_right(self._starts, rows) - 1
@@ -169,6 +173,33 @@ class ConcatRows:
             local = rows - rowmap.offset if rowmap.live is None else int(rowmap.live[rows - rowmap.offset])
             return np.asarray(self._matrices[i][local])
         return self._gather(rows)
+
+    def _run(self, start: int, stop: int) -> np.ndarray:
+        """Global rows start..stop: one read per part they cross when their live local rows are a run too.
+
+        Answering reads a paragraph's sentences this way ~36 times a question; going through `_gather`
+        (row arrays, grouping, unique) cost more than the reads.
+        """
+        pieces = []
+        i = bisect.bisect_right(self._starts, start) - 1
+        while start < stop:
+            rowmap = self._maps[i]
+            end = min(stop, rowmap.offset + rowmap.n_live)
+            a, b = start - rowmap.offset, end - rowmap.offset
+            if a >= b:  # a part with no live rows here
+                pass
+            elif rowmap.live is None:
+                pieces.append(np.asarray(self._matrices[i][a:b]))
+            else:
+                local = rowmap.live[a:b]
+                first, last = int(local[0]), int(local[-1])
+                run = last - first + 1 == len(local)
+                pieces.append(np.asarray(self._matrices[i][first : last + 1] if run else self._matrices[i][local]))
+            start = end
+            i += 1
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate(pieces) if pieces else np.zeros((0, self.shape[1]), dtype=np.float32)
 
     def _gather(self, rows: np.ndarray) -> np.ndarray:
         if len(self._matrices) == 1:
@@ -197,7 +228,8 @@ class ConcatRows:
 
 # Postings weighed and kept: 8 bytes each, ~128 MB at most (the eval questions' 682 words hold 13 M at 1 M paragraphs).
 WEIGHT_CACHE_ENTRIES = 16_000_000
-PARALLEL_SEARCH_ROWS = 20_000  # segments this large are searched in parallel
+# The IVF segments' pooled proposals re-scored exactly: this many times what one segment proposes.
+GLOBAL_RERANK_FACTOR = 2
 # Segments this small are searched as one matrix (a FAISS call costs ~0.2 ms however few its rows): what
 # `rag add` leaves between merges.
 SMALL_SEGMENT_ROWS = 2_000
@@ -212,6 +244,14 @@ def _live_vectors(part: Part) -> np.ndarray:
     return np.asarray(part.segment.vectors[_live_locals(part)], dtype=np.float32).reshape(
         -1, part.segment.vectors.shape[1]
     )
+
+
+def _scanned_bytes(segment: Segment) -> float:
+    """What one query's search of the segment's own index reads: every vector, or the probed lists' codes."""
+    if not is_approximate(segment.dense):
+        return float(segment.vectors.shape[0] * segment.vectors.shape[1] * 4)
+    lists = faiss.extract_index_ivf(segment.dense)
+    return float(lists.ntotal * min(1.0, lists.nprobe / lists.nlist) * lists.code_size)
 
 
 _search_pool: ThreadPoolExecutor | None = None
@@ -254,6 +294,10 @@ class SegmentStore:
         self._small_rows = (
             np.concatenate([p.paragraphs.to_global(_live_locals(p)) for p in small]) if small else np.zeros(0, np.int64)
         )
+        # The segments searched by their own index, the costliest first (bytes a query scans).
+        self._searched = sorted(
+            (p for p in parts if len(p.segment) > SMALL_SEGMENT_ROWS), key=lambda p: -_scanned_bytes(p.segment)
+        )
         self._vocabulary: set[str] | None = None
         self._weight_cache: OrderedDict[str, list[tuple[np.ndarray, np.ndarray]]] = OrderedDict()
         self._weight_entries = 0
@@ -273,21 +317,7 @@ class SegmentStore:
                 scores[allowed.rows] = self.paragraph_vectors[allowed.rows] @ query_vector
             return scores
         want = max(limit, 1)
-
-        def one(part: Part) -> tuple[np.ndarray, np.ndarray]:
-            k = min(len(part.segment), want + part.paragraphs.deleted)
-            found_scores, found_rows = search_dense(part.segment.dense, part.segment.vectors, query_vector, k)
-            ok = found_rows[0] >= 0
-            rows = part.paragraphs.to_global(found_rows[0][ok])
-            live = rows >= 0
-            return rows[live], found_scores[0][ok][live]
-
-        large = [p for p in self._parts if len(p.segment) >= PARALLEL_SEARCH_ROWS]
-        medium = [p for p in self._parts if SMALL_SEGMENT_ROWS < len(p.segment) < PARALLEL_SEARCH_ROWS]
-        # The large segments' searches run on every core (FAISS releases the GIL); the small ones are cheaper
-        # here than a hand-off, and the smallest are one product over their vectors stacked at load.
-        found = list(_pool().map(one, large)) if len(large) > 1 else [one(p) for p in large]
-        found += [one(p) for p in medium]
+        found = self._segments_best(query_vector, want)
         if len(self._small_rows):
             products = self._small_vectors @ query_vector.astype(np.float32)
             best = np.argpartition(-products, want)[:want] if len(products) > want else np.arange(len(products))
@@ -301,6 +331,61 @@ class SegmentStore:
             rows, values = rows[keep], values[keep]
         scores[rows] = values
         return scores
+
+    def _segments_best(self, query_vector: np.ndarray, want: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The best rows of the segments searched by their own FAISS index, as (global rows, exact scores).
+
+        Every segment's search runs in the pool, the costliest first, on every core (FAISS releases the
+        GIL). A flat (exact) index gives its best live rows. An IVF index proposes
+        max(RERANK_FACTOR × want, RERANK_MIN) live rows by its codes' approximate scores; the proposals of all
+        of them are pooled and only the best GLOBAL_RERANK_FACTOR × that many are re-scored with the exact
+        vectors, one sorted read per segment. Re-scoring every segment's proposals read ~500 scattered rows
+        a question at 1 M paragraphs; the codes' scores are comparable across segments (the same model's
+        vectors, each segment's projection keeping nearly all their energy), so the pooled cut keeps what a
+        per-segment cut kept (bench/segments.py measures recall against exact search).
+        """
+        if not self._searched:
+            return []
+        propose = max(RERANK_FACTOR * want, RERANK_MIN)
+        query = query_vector.astype(np.float32)
+
+        def one(part: Part) -> tuple[np.ndarray, np.ndarray]:
+            """The part's best live local rows and their (approximate, for IVF) scores."""
+            coded = is_approximate(part.segment.dense)
+            k = min(len(part.segment), (propose if coded else want) + part.paragraphs.deleted)
+            found_scores, found_rows = search_one(part.segment.dense, query, k)
+            ok = found_rows[0] >= 0
+            local, values = found_rows[0][ok], found_scores[0][ok]
+            if part.paragraphs.live is not None:
+                live = part.paragraphs.to_global(local) >= 0
+                local, values = local[live], values[live]
+            return local, values
+
+        searched = self._searched
+        results = list(_pool().map(one, searched)) if len(searched) > 1 else [one(searched[0])]
+        out = []
+        which, local, approximate = [], [], []
+        for i, (part, (rows, values)) in enumerate(zip(searched, results, strict=True)):
+            if is_approximate(part.segment.dense):
+                which.append(np.full(len(rows), i, dtype=np.int64))
+                local.append(rows)
+                approximate.append(values)
+            else:
+                out.append((part.paragraphs.to_global(rows), values))
+        if not local:
+            return out
+        coded_part = np.concatenate(which)
+        coded_rows = np.concatenate(local)
+        coded_scores = np.concatenate(approximate)
+        cut = GLOBAL_RERANK_FACTOR * propose
+        if len(coded_rows) > cut:
+            keep = np.argpartition(-coded_scores, cut)[:cut]
+            coded_part, coded_rows = coded_part[keep], coded_rows[keep]
+        for i in np.unique(coded_part).tolist():
+            rows = np.sort(coded_rows[coded_part == i])
+            exact = np.asarray(searched[i].segment.vectors[rows] @ query, dtype=np.float32)
+            out.append((searched[i].paragraphs.to_global(rows), exact))
+        return out
 
     def _postings(self, token: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(global rows, frequencies, lengths) of the token's live postings in every part."""
