@@ -97,6 +97,7 @@ def test_segments_load_answer_and_add(run: Path) -> None:
     assert size["paragraphs"] == 10_000 and served["segments"] == len(size["written"]["segments"]) == 5
     assert served["chunks"] == 10_000 and 0 < served["dense_recall_at_10"] <= 1
     _stats(served["ask_without_embedding_ms"])
+    _stats(served["ask_without_embedding_second_pass_ms"])
     steps = served["ready_steps_s"]
     assert set(steps) == {"import", "model", "load_index", "warm_up"} and all(v >= 0 for v in steps.values())
     assert served["ready_s"] == pytest.approx(sum(steps.values()), abs=0.05)

@@ -228,8 +228,10 @@ class ConcatRows:
 
 # Postings weighed and kept: 8 bytes each, ~128 MB at most (the eval questions' 682 words hold 13 M at 1 M paragraphs).
 WEIGHT_CACHE_ENTRIES = 16_000_000
+# Below one scored row in this many, only the scored rows' BM25 sums are rounded (a pass over a 1 M array is ~1 ms).
+TOUCHED_ROUNDING_SHARE = 32
 # The IVF segments' pooled proposals re-scored exactly: this many times what one segment proposes.
-GLOBAL_RERANK_FACTOR = 2
+GLOBAL_RERANK_FACTOR = 3
 # Segments this small are searched as one matrix (a FAISS call costs ~0.2 ms however few its rows): what
 # `rag add` leaves between merges.
 SMALL_SEGMENT_ROWS = 2_000
@@ -299,7 +301,7 @@ class SegmentStore:
             (p for p in parts if len(p.segment) > SMALL_SEGMENT_ROWS), key=lambda p: -_scanned_bytes(p.segment)
         )
         self._vocabulary: set[str] | None = None
-        self._weight_cache: OrderedDict[str, list[tuple[np.ndarray, np.ndarray]]] = OrderedDict()
+        self._weight_cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._weight_entries = 0
         self._weights_lock = threading.Lock()
         self._doc_freqs: dict[str, int] = {}  # the generation never changes: a token's count is computed once
@@ -407,17 +409,26 @@ class SegmentStore:
         scores = np.zeros(self.n, dtype=np.float32)
         if not tokens or self.n == 0:
             return scores
+        touched = []
         for token in tokens:
-            for rows, w in self._weights(token):
-                scores[rows] += w
-        return rounded_scores(scores)
+            rows, w = self._weights(token)
+            scores[rows] += w  # a token's rows are distinct
+            touched.append(rows)
+        scored = sum(len(rows) for rows in touched)
+        if scored * TOUCHED_ROUNDING_SHARE >= self.n:
+            return rounded_scores(scores)
+        # Only the scored rows are rounded (the rest are 0); a row two tokens scored is rounded twice alike.
+        rows = np.concatenate(touched) if len(touched) > 1 else touched[0]
+        scores[rows] = rounded_scores(scores[rows])
+        return scores
 
-    def _weights(self, token: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _weights(self, token: str) -> tuple[np.ndarray, np.ndarray]:
         """(global rows, BM25 weights) of a token's postings in every part, kept in a bounded LRU.
 
         The weights depend on the generation's statistics only, so they are computed once per token: a
         common word's postings (a tenth of a million-paragraph archive) cost ~10 ms to weigh, and the
-        words of questions recur.
+        words of questions recur. The parts' postings are kept as one array (adding 20 parts' arrays one
+        by one cost more than the additions).
         """
         with self._weights_lock:
             found = self._weight_cache.get(token)
@@ -425,21 +436,24 @@ class SegmentStore:
                 self._weight_cache.move_to_end(token)
                 return found
         postings = self._postings(token)
-        weight = np.float32(idf(sum(len(rows) for rows, _, _ in postings), self.n))
-        found = [
-            (
-                rows.astype(np.int32),
-                (np.float64(weight) * term_weights(tf, lengths, self.average_length)).astype(np.float32),
+        weight = np.float64(np.float32(idf(sum(len(rows) for rows, _, _ in postings), self.n)))  # as one index weighs
+        if postings:
+            rows = np.concatenate([rows for rows, _, _ in postings]).astype(np.int32)
+            weights = np.concatenate(
+                [
+                    (weight * term_weights(tf, lengths, self.average_length)).astype(np.float32)
+                    for _, tf, lengths in postings
+                ]
             )
-            for rows, tf, lengths in postings
-        ]
-        size = sum(len(rows) for rows, _ in found)
+            found = (rows, weights)
+        else:
+            found = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
         with self._weights_lock:
             self._weight_cache[token] = found
-            self._weight_entries += size
+            self._weight_entries += len(found[0])
             while self._weight_entries > WEIGHT_CACHE_ENTRIES and len(self._weight_cache) > 1:
                 _, dropped = self._weight_cache.popitem(last=False)
-                self._weight_entries -= sum(len(rows) for rows, _ in dropped)
+                self._weight_entries -= len(dropped[0])
         return found
 
     def hybrid_scores(
