@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from pydantic import computed_field
-
 from rag.errors import QuestionError
 from rag.speakers import SpeakerFields
 from rag.vocabulary import Attribution, Intent, Language, ParagraphKind, SearchMode
@@ -132,7 +130,6 @@ class Quote(SpeakerFields):
     source: str = ""  # the document's source (湖南日报), which reports what `reported` words say
     source_en: str = ""
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
         """`<paragraph id>:<start>-<end>`: names the excerpt (a history turn lists the ids it showed)."""
