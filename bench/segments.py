@@ -5,8 +5,8 @@
 For each size: the synthetic corpus of bench/synthetic.py (same text, vectors, speakers) is written as
 `--segments` segments of tiered sizes (half the paragraphs in the first, then halving), published as one
 generation. Then, in a fresh process as a server would: `load_index` time and resident memory, `ask`
-minus its embedding on the eval questions (a first pass, then a second), dense recall@10 of the segmented search against exact search
-over every vector. Then `rag add`'s index work for one real page (the corpus's page, parsed, embedded
+minus its embedding on the eval questions (a first pass, then a second), dense recall@10 of the segmented
+search against exact search over every vector. Then `rag add`'s index work for one real page (the corpus's page, parsed, embedded
 with the bundled model, written as a new segment and published): wall time and bytes written, and the
 reload of the new generation in a process that served the old one (only the new segment is opened).
 Writes bench/out/segments.json.

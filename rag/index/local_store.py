@@ -45,6 +45,18 @@ def search_one(dense: Any, query_vector: np.ndarray, k: int) -> tuple[np.ndarray
     return found_scores, found_rows
 
 
+def proposal_count(k: int) -> int:
+    """Candidates an approximate index proposes for the best `k` rows (at most its row count)."""
+    return max(RERANK_FACTOR * k, RERANK_MIN)
+
+
+def exact_scores(vectors: VectorRows, rows: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+    """The exact inner products of the proposed rows (sorted: one read per run) with the query."""
+    if not len(rows):
+        return np.zeros(0, np.float32)
+    return np.asarray(vectors[rows] @ query_vector.astype(np.float32), dtype=np.float32)
+
+
 def search_dense(dense: Any, vectors: VectorRows, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The best `k` rows by exact inner product, best first: (scores, rows), -1 rows where fewer exist.
 
@@ -54,10 +66,9 @@ def search_dense(dense: Any, vectors: VectorRows, query_vector: np.ndarray, k: i
     """
     if not is_approximate(dense):
         return search_one(dense, query_vector, k)
-    n = dense.ntotal
-    proposed = search_one(dense, query_vector, min(n, max(RERANK_FACTOR * k, RERANK_MIN)))[1][0]
+    proposed = search_one(dense, query_vector, min(dense.ntotal, proposal_count(k)))[1][0]
     proposed = np.sort(proposed[proposed >= 0])
-    exact = vectors[proposed] @ query_vector.astype(np.float32) if len(proposed) else np.zeros(0, np.float32)
+    exact = exact_scores(vectors, proposed, query_vector)
     best = np.lexsort((proposed, -exact))[:k]
     rows = np.full((1, k), -1, dtype=np.int64)
     scores = np.full((1, k), -np.inf, dtype=np.float32)

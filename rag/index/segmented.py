@@ -22,7 +22,7 @@ import numpy as np
 
 from rag.corpus import Chunk, paragraph_document
 from rag.index.chunk_table import Records
-from rag.index.local_store import RERANK_FACTOR, RERANK_MIN, is_approximate, search_one
+from rag.index.local_store import exact_scores, is_approximate, proposal_count, search_one
 from rag.index.postings import idf, term_weights
 from rag.index.segment import Segment
 from rag.store import RowFilter, rounded_scores, row_key, sample_rows
@@ -186,15 +186,11 @@ class ConcatRows:
             rowmap = self._maps[i]
             end = min(stop, rowmap.offset + rowmap.n_live)
             a, b = start - rowmap.offset, end - rowmap.offset
-            if a >= b:  # a part with no live rows here
-                pass
-            elif rowmap.live is None:
-                pieces.append(np.asarray(self._matrices[i][a:b]))
-            else:
-                local = rowmap.live[a:b]
-                first, last = int(local[0]), int(local[-1])
-                run = last - first + 1 == len(local)
-                pieces.append(np.asarray(self._matrices[i][first : last + 1] if run else self._matrices[i][local]))
+            if a < b:  # a part with no live rows here adds nothing
+                local = rowmap.live[a:b] if rowmap.live is not None else None
+                if local is not None and int(local[-1]) - int(local[0]) + 1 == len(local):  # live rows in a run: one read
+                    a, b, local = int(local[0]), int(local[-1]) + 1, None
+                pieces.append(np.asarray(self._matrices[i][a:b] if local is None else self._matrices[i][local]))
             start = end
             i += 1
         if len(pieces) == 1:
@@ -296,10 +292,12 @@ class SegmentStore:
         self._small_rows = (
             np.concatenate([p.paragraphs.to_global(_live_locals(p)) for p in small]) if small else np.zeros(0, np.int64)
         )
-        # The segments searched by their own index, the costliest first (bytes a query scans).
+        # The segments searched by their own index, the costliest first (bytes a query scans), and which of
+        # them only propose candidates (IVF codes).
         self._searched = sorted(
             (p for p in parts if len(p.segment) > SMALL_SEGMENT_ROWS), key=lambda p: -_scanned_bytes(p.segment)
         )
+        self._coded = [is_approximate(p.segment.dense) for p in self._searched]
         self._vocabulary: set[str] | None = None
         self._weight_cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._weight_entries = 0
@@ -339,7 +337,7 @@ class SegmentStore:
 
         Every segment's search runs in the pool, the costliest first, on every core (FAISS releases the
         GIL). A flat (exact) index gives its best live rows. An IVF index proposes
-        max(RERANK_FACTOR × want, RERANK_MIN) live rows by its codes' approximate scores; the proposals of all
+        `proposal_count(want)` live rows by its codes' approximate scores (as `search_dense`); the proposals of all
         of them are pooled and only the best GLOBAL_RERANK_FACTOR × that many are re-scored with the exact
         vectors, one sorted read per segment. Re-scoring every segment's proposals read ~500 scattered rows
         a question at 1 M paragraphs; the codes' scores are comparable across segments (the same model's
@@ -348,14 +346,13 @@ class SegmentStore:
         """
         if not self._searched:
             return []
-        propose = max(RERANK_FACTOR * want, RERANK_MIN)
-        query = query_vector.astype(np.float32)
+        propose = proposal_count(want)
 
-        def one(part: Part) -> tuple[np.ndarray, np.ndarray]:
+        def one(at: int) -> tuple[np.ndarray, np.ndarray]:
             """The part's best live local rows and their (approximate, for IVF) scores."""
-            coded = is_approximate(part.segment.dense)
-            k = min(len(part.segment), (propose if coded else want) + part.paragraphs.deleted)
-            found_scores, found_rows = search_one(part.segment.dense, query, k)
+            part = self._searched[at]
+            k = min(len(part.segment), (propose if self._coded[at] else want) + part.paragraphs.deleted)
+            found_scores, found_rows = search_one(part.segment.dense, query_vector, k)
             ok = found_rows[0] >= 0
             local, values = found_rows[0][ok], found_scores[0][ok]
             if part.paragraphs.live is not None:
@@ -363,30 +360,27 @@ class SegmentStore:
                 local, values = local[live], values[live]
             return local, values
 
-        searched = self._searched
-        results = list(_pool().map(one, searched)) if len(searched) > 1 else [one(searched[0])]
-        out = []
-        which, local, approximate = [], [], []
-        for i, (part, (rows, values)) in enumerate(zip(searched, results, strict=True)):
-            if is_approximate(part.segment.dense):
-                which.append(np.full(len(rows), i, dtype=np.int64))
-                local.append(rows)
-                approximate.append(values)
-            else:
-                out.append((part.paragraphs.to_global(rows), values))
-        if not local:
+        searched = range(len(self._searched))
+        results = list(_pool().map(one, searched)) if len(searched) > 1 else [one(0)]
+        out = [
+            (self._searched[i].paragraphs.to_global(rows), values)
+            for i, (rows, values) in enumerate(results)
+            if not self._coded[i]
+        ]
+        coded = [i for i in searched if self._coded[i]]
+        if not coded:
             return out
-        coded_part = np.concatenate(which)
-        coded_rows = np.concatenate(local)
-        coded_scores = np.concatenate(approximate)
+        coded_part = np.concatenate([np.full(len(results[i][0]), i, dtype=np.int64) for i in coded])
+        coded_rows = np.concatenate([results[i][0] for i in coded])
+        coded_scores = np.concatenate([results[i][1] for i in coded])
         cut = GLOBAL_RERANK_FACTOR * propose
         if len(coded_rows) > cut:
             keep = np.argpartition(-coded_scores, cut)[:cut]
             coded_part, coded_rows = coded_part[keep], coded_rows[keep]
         for i in np.unique(coded_part).tolist():
+            part = self._searched[i]
             rows = np.sort(coded_rows[coded_part == i])
-            exact = np.asarray(searched[i].segment.vectors[rows] @ query, dtype=np.float32)
-            out.append((searched[i].paragraphs.to_global(rows), exact))
+            out.append((part.paragraphs.to_global(rows), exact_scores(part.segment.vectors, rows, query_vector)))
         return out
 
     def _postings(self, token: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
