@@ -178,8 +178,8 @@ class Service:
         return index
 
     def status(self) -> ServiceStatus:
-        index = self._index
-        with self._lock:
+        with self._lock:  # read with the swap's lock: a generation reported served is also recorded as served
+            index = self._index
             state = "ready" if index is not None else self._state
             loading = self._loading_name
             reason = self._unreachable
@@ -265,22 +265,24 @@ class Service:
                 log.exception("index generation %s not loaded", name, extra={"generation": name})
             return
         with self._lock:
+            # The record of what this process serves is written with the swap, under the same lock that
+            # status() reads under: once /readyz reports a generation, its record is on disk and the index
+            # folder does not change behind the caller.
             previous = self._index
             self._embedder = index.embedder
             self._index = index  # the swap: one reference assignment, atomic for every reader
             self._failed_name = None
             self._loading_name = None
             self._state = "ready"
-        if previous is None:
-            # CC-CEDICT (English questions, the reading aid) loads once serving, not before: readiness stays fast.
-            threading.Thread(target=cedict.warm, name="rag-dictionary", daemon=True).start()
-        self._ready.set()
-        with self._lock:
             try:
                 if not self._stop.is_set():  # a stopped service must not leave a record of serving behind
                     readers.announce(self.settings.index_dir, index.generation)
             except OSError as exc:  # a read-only index folder: admin changes then cannot wait for this process
                 log.warning("cannot record the generation this process serves: %s", exc)
+        if previous is None:
+            # CC-CEDICT (English questions, the reading aid) loads once serving, not before: readiness stays fast.
+            threading.Thread(target=cedict.warm, name="rag-dictionary", daemon=True).start()
+        self._ready.set()
         log.info(
             "serving index generation %s (%d paragraphs, loaded and verified in %.2f s%s)",
             index.generation,

@@ -137,3 +137,22 @@ def test_readers_of_a_copied_or_dead_server_are_not_waited_for(tmp_path: Path) -
     (index_dir / "readers" / "dead.json").write_text(json.dumps(dead))
     assert readers.wait_until_served(index_dir, "gen-a", 1.0)
     assert not readers.wait_until_served(index_dir, "gen-b", 0.2)
+
+
+def test_a_served_generation_is_recorded_before_it_is_reported(settings: Settings, built: Path, tmp_path: Path) -> None:
+    """The CI failure of 2026-12-03: /readyz said 200, then the reader record appeared in the index folder."""
+    from rag.index import readers
+    from rag.service import Service
+
+    local = copy_store(settings, tmp_path)
+    for _ in range(5):
+        service = Service(local.model_copy(update={"reload_check_seconds": 0.0}))
+        service.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not (status := service.status()).ready:  # poll as tightly as a client can
+                assert time.monotonic() < deadline, "the service never became ready"
+            assert readers.serving(local.index_dir) == {os.getpid(): status.generation}
+        finally:
+            service.stop()
+        assert readers.serving(local.index_dir) == {}
