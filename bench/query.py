@@ -7,6 +7,7 @@ baseline is what a general retrieval framework does: embed, exact flat search, B
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -108,22 +109,21 @@ def over_http(
     index: Index, index_dir: Path, work: Path, questions: list[BenchQuestion], texts: list[str], rounds: int
 ) -> dict[str, Any]:
     """Sequential POST /ask on a 1-worker `rag serve` with the answer cache off; the bare embedding and the
-    in-process `ask` of the same question interleaved (same run, same machine load: their ratio is the
-    HTTP path's own cost)."""
+    in-process `ask` of the same question in the same loop (same run, same machine load: their ratio is the
+    HTTP path's own cost).
+
+    The three measurements of a question run in one of their six orders, the next order for the next
+    question, so each follows and precedes each other one equally often. A fixed order is not neutral: on
+    the 2-core machine, the same code measured 1.18-1.23x in the three fixed orders tried and 1.11x rotated
+    (bench/RESULTS.md, "The HTTP ratio and the order of measurement").
+    """
     client_ms: list[float] = []
     bare: list[float] = []
     local: list[float] = []
     server: dict[str, list[float]] = {s: [] for s in (*STAGES, "total")}
     errors = 0
     settings = get_settings(corpus_dir=ROOT / "corpus", index_dir=index_dir, cache_size=0)
-
-    def floors(text: str, q: BenchQuestion) -> None:
-        t = time.perf_counter()
-        index.embedder.embed_query(text)
-        bare.append(_ms(t))
-        t = time.perf_counter()
-        ask(index, q.question, settings, history=q.history)
-        local.append(_ms(t))
+    orders = list(itertools.permutations(("bare", "local", "http")))
 
     with serve(index_dir, work, workers=1, log=work / "serve-http.log", cache_size=0, **NO_CLIENT_LIMITS) as srv:
         srv.wait_ready()
@@ -131,23 +131,29 @@ def over_http(
         try:
             for q in questions[:5]:  # warm the connection and the worker's first-request paths
                 client.request("POST", "/ask", q.body())
-            for r in range(rounds):
+            step = 0
+            for _ in range(rounds):
                 for q, text in zip(questions, texts, strict=True):
-                    if r % 2 == 0:
-                        floors(text, q)
-                    t = time.perf_counter()
-                    status, body = client.request("POST", "/ask", q.body())
-                    elapsed = _ms(t)
-                    if status != 200:
-                        errors += 1
-                        continue
-                    client_ms.append(elapsed)
-                    timings = json.loads(body).get("timings_ms", {})
-                    for s in server:
-                        if s in timings:
-                            server[s].append(float(timings[s]))
-                    if r % 2 == 1:
-                        floors(text, q)
+                    for what in orders[step % len(orders)]:
+                        t = time.perf_counter()
+                        if what == "bare":
+                            index.embedder.embed_query(text)
+                            bare.append(_ms(t))
+                        elif what == "local":
+                            ask(index, q.question, settings, history=q.history)
+                            local.append(_ms(t))
+                        else:
+                            status, body = client.request("POST", "/ask", q.body())
+                            elapsed = _ms(t)
+                            if status != 200:
+                                errors += 1
+                                continue
+                            client_ms.append(elapsed)
+                            timings = json.loads(body).get("timings_ms", {})
+                            for s in server:
+                                if s in timings:
+                                    server[s].append(float(timings[s]))
+                    step += 1
         finally:
             client.close()
     out: dict[str, Any] = {
