@@ -55,12 +55,19 @@ def _ranks(scores: np.ndarray, rows: np.ndarray | None, limit: int, positive_onl
             return {}
     elif rows is None:
         rows = np.arange(len(scores))
+    return _ranks_of(rows, sub, limit, positive_only)
+
+
+def _ranks_of(rows: np.ndarray, values: np.ndarray, limit: int, positive_only: bool) -> dict[int, int]:
+    """1-based ranks of the best `limit` of `rows` (sorted, unique) by `values`, ties by row."""
     take = min(limit, len(rows))
-    top = np.argpartition(-sub, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
-    top = top[np.lexsort((rows[top], -sub[top]))]  # ties by row: the same order whatever else was scored
+    if take == 0:
+        return {}
+    top = np.argpartition(-values, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
+    top = top[np.lexsort((rows[top], -values[top]))]  # ties by row: the same order whatever else was scored
     out: dict[int, int] = {}
     for rank, i in enumerate(top, start=1):
-        if positive_only and sub[i] <= 0:
+        if positive_only and values[i] <= 0:
             break
         out[int(rows[i])] = rank
     return out
@@ -96,25 +103,26 @@ def row_filter(
     return RowFilter(speaker_keys=keys, documents=tuple(dict.fromkeys(documents or ())), rows=rows)
 
 
-def sentence_rescore(index: Index, dense: np.ndarray, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Lift each scored paragraph (`rows`) to its best sentence's similarity when that is higher.
+def sentence_rescore(index: Index, values: np.ndarray, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Lift each scored paragraph (`rows`, their dense scores `values`) to its best sentence's similarity when
+    that is higher; returns the new scores of `rows` (a new array).
 
     A paragraph vector blurs several points together; a question about one of them matches its
     sentence better than the whole paragraph (English questions over Chinese text most of all).
     The sentences of every paragraph are read in one gather (one read per paragraph cost ~0.1 ms each).
     """
+    out = np.array(values, dtype=np.float32)
     if len(rows) == 0 or len(index.sentence_vectors) == 0:
-        return dense
+        return out
     spans = [index.sentence_rows[int(row)] for row in rows]
-    several = [(int(row), span) for row, span in zip(rows, spans, strict=True) if len(span) > 1]
+    several = [(at, span) for at, span in enumerate(spans) if len(span) > 1]
     if not several:
-        return dense
+        return out
     sentence_rows = np.concatenate([np.arange(span.start, span.stop) for _, span in several])
     sims = np.asarray(index.sentence_vectors[sentence_rows] @ query_vector, dtype=np.float32)
     starts = np.cumsum([0] + [len(span) for _, span in several[:-1]])
     best = np.maximum.reduceat(sims, starts)
-    out = dense.copy()
-    lifted = np.asarray([row for row, _ in several], dtype=np.int64)
+    lifted = np.asarray([at for at, _ in several], dtype=np.int64)
     out[lifted] = np.maximum(out[lifted], best)
     return out
 
@@ -125,8 +133,9 @@ def _idf(index: Index, token: str) -> float:
     return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
 
-def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: np.ndarray | None) -> float:
-    """How much of the question (IDF-weighted) the best keyword match covers, in 0..1.
+def keyword_confidence(index: Index, tokens: list[str], best_row: int | None) -> float:
+    """How much of the question (IDF-weighted) the best keyword match (`best_row`; None: no row scored)
+    covers, in 0..1.
 
     Words the corpus never uses count at full weight: a question phrased in other words than the
     speeches (a paraphrase, or English) gets little say from BM25, and the dense ranking leads.
@@ -134,10 +143,7 @@ def keyword_confidence(index: Index, tokens: list[str], bm25: np.ndarray, rows: 
     # English words the corpus does not use are another language, not missing topic words: leave them out.
     tokens = [t for t in tokens if not (t.isascii() and t.isalpha() and index.store.doc_freq(t) == 0)]
     atomic = [t for t in dict.fromkeys(tokens) if not any(o != t and o in t for o in tokens)]
-    if not atomic or len(bm25) == 0 or (rows is not None and len(rows) == 0):
-        return 0.0
-    best_row = int(np.argmax(bm25)) if rows is None else int(rows[np.argmax(bm25[rows])])
-    if bm25[best_row] <= 0:
+    if not atomic or best_row is None:
         return 0.0
     text = to_simplified(index.chunks[best_row].text).lower()  # tokens are simplified
     max_idf = _idf(index, "\x00")
@@ -177,12 +183,15 @@ def search(
     limit = max(settings.candidates, top_k)
 
     dense, bm25 = index.store.hybrid_scores(query_vector, keyword_tokens, limit, allowed)
-    scored = np.flatnonzero(np.isfinite(dense)) if rows is None else rows[np.isfinite(dense[rows])]
-    dense = sentence_rescore(index, dense, query_vector, scored)
-    dense_rank = _ranks(dense, scored, limit, positive_only=False)
+    scored = np.flatnonzero(dense > -np.inf) if rows is None else rows[dense[rows] > -np.inf]
+    # Only the rows the dense search scored are carried on (a few hundred of up to millions of rows).
+    lifted = sentence_rescore(index, dense[scored], query_vector, scored)
+    dense_of = dict(zip(scored.tolist(), lifted.tolist(), strict=True))
+    dense_rank = _ranks_of(scored, lifted, limit, positive_only=False)
     bm25_rank = _ranks(bm25, rows, limit, positive_only=True)  # rows None: every row
 
-    bm25_weight = settings.bm25_weight * keyword_confidence(index, keyword_tokens, bm25, rows)
+    best_keyword_row = next(iter(bm25_rank), None)  # rank 1: the highest positive BM25 score, ties by row
+    bm25_weight = settings.bm25_weight * keyword_confidence(index, keyword_tokens, best_keyword_row)
     fused: dict[int, float] = {}
     if mode in ("dense", "hybrid"):
         w = settings.dense_weight if mode == "hybrid" else 1.0
@@ -205,7 +214,7 @@ def search(
             row=row,
             score=float(fused[row]),
             rank=rank,
-            dense_score=float(dense[row]) if np.isfinite(dense[row]) else float("nan"),
+            dense_score=dense_of.get(row, float("nan")),
             bm25_score=float(bm25[row]),
             dense_rank=dense_rank.get(row),
             bm25_rank=bm25_rank.get(row),

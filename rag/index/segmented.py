@@ -13,7 +13,7 @@ import bisect
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -309,31 +309,48 @@ class SegmentStore:
         return [p.segment for p in self._parts]
 
     def dense_search(self, query_vector: np.ndarray, limit: int, allowed: RowFilter | None) -> np.ndarray:
-        scores = np.full(self.n, -np.inf, dtype=np.float32)
-        if self.n == 0:
-            return scores
-        if allowed is not None:
-            if len(allowed.rows):
-                scores[allowed.rows] = self.paragraph_vectors[allowed.rows] @ query_vector
-            return scores
-        want = max(limit, 1)
-        found = self._segments_best(query_vector, want)
-        if len(self._small_rows):
-            products = self._small_vectors @ query_vector.astype(np.float32)
-            best = np.argpartition(-products, want)[:want] if len(products) > want else np.arange(len(products))
-            found.append((self._small_rows[best], products[best]))
-        if not found:
-            return scores
-        rows = np.concatenate([r for r, _ in found])
-        values = np.concatenate([v for _, v in found])
-        if len(rows) > want:  # the best `limit` of the generation, as one index would give them
-            keep = np.lexsort((rows, -values))[:want]
-            rows, values = rows[keep], values[keep]
-        scores[rows] = values
-        return scores
+        return self._dense_started(query_vector, limit, allowed)()
 
-    def _segments_best(self, query_vector: np.ndarray, want: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The best rows of the segments searched by their own FAISS index, as (global rows, exact scores).
+    def _dense_started(
+        self, query_vector: np.ndarray, limit: int, allowed: RowFilter | None
+    ) -> Callable[[], np.ndarray]:
+        """Start the dense search; the returned function waits for it and gives the scores (-inf: not found).
+
+        The segments searched by their own FAISS index run in the search pool from here on (FAISS releases
+        the interpreter lock), so the caller can score BM25 meanwhile instead of waiting (`hybrid_scores`).
+        """
+        if self.n == 0 or allowed is not None:
+            scores = np.full(self.n, -np.inf, dtype=np.float32)
+            if allowed is not None and len(allowed.rows):
+                scores[allowed.rows] = self.paragraph_vectors[allowed.rows] @ query_vector
+            return lambda: scores
+        want = max(limit, 1)
+        segments_best = self._segments_started(query_vector, want)
+
+        def finish() -> np.ndarray:
+            found = segments_best()
+            if len(self._small_rows):
+                products = self._small_vectors @ query_vector.astype(np.float32)
+                best = np.argpartition(-products, want)[:want] if len(products) > want else np.arange(len(products))
+                found.append((self._small_rows[best], products[best]))
+            scores = np.full(self.n, -np.inf, dtype=np.float32)
+            if not found:
+                return scores
+            rows = np.concatenate([r for r, _ in found])
+            values = np.concatenate([v for _, v in found])
+            if len(rows) > want:  # the best `limit` of the generation, as one index would give them
+                keep = np.lexsort((rows, -values))[:want]
+                rows, values = rows[keep], values[keep]
+            scores[rows] = values
+            return scores
+
+        return finish
+
+    def _segments_started(
+        self, query_vector: np.ndarray, want: int
+    ) -> Callable[[], list[tuple[np.ndarray, np.ndarray]]]:
+        """Start the searches of the segments that have their own FAISS index; the returned function waits for
+        them and gives their best rows as (global rows, exact scores).
 
         Every segment's search runs in the pool, the costliest first, on every core (FAISS releases the
         GIL). A flat (exact) index gives its best live rows. An IVF index proposes
@@ -345,7 +362,7 @@ class SegmentStore:
         per-segment cut kept (bench/segments.py measures recall against exact search).
         """
         if not self._searched:
-            return []
+            return list
         propose = proposal_count(want)
 
         def one(at: int) -> tuple[np.ndarray, np.ndarray]:
@@ -361,27 +378,33 @@ class SegmentStore:
             return local, values
 
         searched = range(len(self._searched))
-        results = list(_pool().map(one, searched)) if len(searched) > 1 else [one(0)]
-        out = [
-            (self._searched[i].paragraphs.to_global(rows), values)
-            for i, (rows, values) in enumerate(results)
-            if not self._coded[i]
-        ]
-        coded = [i for i in searched if self._coded[i]]
-        if not coded:
+        pool = _pool()
+        pending = [pool.submit(one, i) for i in searched]
+
+        def finish() -> list[tuple[np.ndarray, np.ndarray]]:
+            results = [f.result() for f in pending]
+            out = [
+                (self._searched[i].paragraphs.to_global(rows), values)
+                for i, (rows, values) in enumerate(results)
+                if not self._coded[i]
+            ]
+            coded = [i for i in searched if self._coded[i]]
+            if not coded:
+                return out
+            coded_part = np.concatenate([np.full(len(results[i][0]), i, dtype=np.int64) for i in coded])
+            coded_rows = np.concatenate([results[i][0] for i in coded])
+            coded_scores = np.concatenate([results[i][1] for i in coded])
+            cut = GLOBAL_RERANK_FACTOR * propose
+            if len(coded_rows) > cut:
+                keep = np.argpartition(-coded_scores, cut)[:cut]
+                coded_part, coded_rows = coded_part[keep], coded_rows[keep]
+            for i in np.unique(coded_part).tolist():
+                part = self._searched[i]
+                rows = np.sort(coded_rows[coded_part == i])
+                out.append((part.paragraphs.to_global(rows), exact_scores(part.segment.vectors, rows, query_vector)))
             return out
-        coded_part = np.concatenate([np.full(len(results[i][0]), i, dtype=np.int64) for i in coded])
-        coded_rows = np.concatenate([results[i][0] for i in coded])
-        coded_scores = np.concatenate([results[i][1] for i in coded])
-        cut = GLOBAL_RERANK_FACTOR * propose
-        if len(coded_rows) > cut:
-            keep = np.argpartition(-coded_scores, cut)[:cut]
-            coded_part, coded_rows = coded_part[keep], coded_rows[keep]
-        for i in np.unique(coded_part).tolist():
-            part = self._searched[i]
-            rows = np.sort(coded_rows[coded_part == i])
-            out.append((part.paragraphs.to_global(rows), exact_scores(part.segment.vectors, rows, query_vector)))
-        return out
+
+        return finish
 
     def _postings(self, token: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(global rows, frequencies, lengths) of the token's live postings in every part."""
@@ -453,7 +476,9 @@ class SegmentStore:
     def hybrid_scores(
         self, query_vector: np.ndarray, tokens: Sequence[str], limit: int, allowed: RowFilter | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        return self.dense_search(query_vector, limit, allowed), self.keyword_scores(tokens, limit, allowed)
+        dense = self._dense_started(query_vector, limit, allowed)  # the segments' searches run in the pool,
+        bm25 = self.keyword_scores(tokens, limit, allowed)  # while BM25 is scored on this thread
+        return dense(), bm25
 
     def doc_freq(self, token: str) -> int:
         found = self._doc_freqs.get(token)
