@@ -185,9 +185,9 @@ def search(
     dense, bm25 = index.store.hybrid_scores(query_vector, keyword_tokens, limit, allowed)
     scored = np.flatnonzero(dense > -np.inf) if rows is None else rows[dense[rows] > -np.inf]
     # Only the rows the dense search scored are carried on (a few hundred of up to millions of rows).
-    lifted = sentence_rescore(index, dense[scored], query_vector, scored)
-    dense_of = dict(zip(scored.tolist(), lifted.tolist(), strict=True))
-    dense_rank = _ranks_of(scored, lifted, limit, positive_only=False)
+    dense_scores = sentence_rescore(index, dense[scored], query_vector, scored)
+    dense_of = dict(zip(scored.tolist(), dense_scores.tolist(), strict=True))
+    dense_rank = _ranks_of(scored, dense_scores, limit, positive_only=False)
     bm25_rank = _ranks(bm25, rows, limit, positive_only=True)  # rows None: every row
 
     best_keyword_row = next(iter(bm25_rank), None)  # rank 1: the highest positive BM25 score, ties by row
