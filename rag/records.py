@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from pydantic import computed_field
-
 from rag.errors import QuestionError
 from rag.speakers import SpeakerFields
 from rag.vocabulary import Attribution, Intent, Language, ParagraphKind, SearchMode
@@ -132,7 +130,6 @@ class Quote(SpeakerFields):
     source: str = ""  # the document's source (湖南日报), which reports what `reported` words say
     source_en: str = ""
 
-    @computed_field  # type: ignore[prop-decorator]  # in POST /ask's JSON too (the response model)
     @property
     def id(self) -> str:
         """`<paragraph id>:<start>-<end>`: names the excerpt (a history turn lists the ids it showed)."""
@@ -140,15 +137,6 @@ class Quote(SpeakerFields):
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, **plain_fields(self)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Quote:
-        """The quote of `to_json`'s (or POST /ask's) JSON; its `id`, when present, must name this excerpt."""
-        fields_only = {k: v for k, v in data.items() if k != "id"}
-        quote = cls(**fields_only)
-        if "id" in data and data["id"] != quote.id:
-            raise ValueError(f"quote id {data['id']!r} does not name its excerpt {quote.id!r}")
-        return quote
 
 
 def plain_fields(record: Any) -> dict[str, Any]:

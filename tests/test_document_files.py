@@ -78,7 +78,7 @@ def answer(client: TestClient, index: Index, question: str, document: str | None
     assert r.status_code == 200, r.text
     body = r.json()
     for q in (*body["quotes"], *body["closest"]):
-        assert quote_problem(index, Quote.from_json(q)) is None, q
+        assert quote_problem(index, Quote(**q)) is None, q
     assert body["found"], body["answer"]
     return body
 

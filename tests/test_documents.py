@@ -51,7 +51,7 @@ def checked(index: Index, body: dict[str, Any]) -> dict[str, Any]:
     from rag.records import Quote
 
     for q in (*body["quotes"], *body["closest"]):
-        assert quote_problem(index, Quote.from_json(q)) is None, q
+        assert quote_problem(index, Quote(**q)) is None, q
     return body
 
 

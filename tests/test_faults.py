@@ -82,7 +82,7 @@ def stable(monkeypatch: pytest.MonkeyPatch) -> None:
 def verified_quotes(index: Index, body: dict[str, Any]) -> None:
     """Every quote and closest passage in an /ask response is verbatim and correctly attributed."""
     for q in body["quotes"] + body["closest"]:
-        problem = quote_problem(index, Quote.from_json(q))
+        problem = quote_problem(index, Quote(**q))
         assert problem is None, (problem, q["paragraph_id"])
 
 

@@ -66,7 +66,7 @@ def client(settings: Settings, service: Service, tmp_path_factory: pytest.TempPa
 
 def check_quotes(index: Index, body: dict[str, Any]) -> None:
     for q in body["quotes"] + body["closest"]:
-        assert quote_problem(index, Quote.from_json(q)) is None, q["paragraph_id"]
+        assert quote_problem(index, Quote(**q)) is None, q["paragraph_id"]
 
 
 def essentials(body: dict[str, Any]) -> tuple[Any, ...]:
