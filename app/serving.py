@@ -25,13 +25,11 @@ def serving_in_thread(app: Any, timeout: float = START_TIMEOUT_S) -> Iterator[st
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    from app.transport import EVENT_LOOP, NoDelayHttpProtocol
+    from app.transport import NoDelayHttpProtocol
 
     # The socket made here has protocol number 0, so asyncio leaves Nagle's algorithm on: ~40 ms a request
     # without the protocol `rag serve` uses too (app/transport.py).
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", http=NoDelayHttpProtocol, loop=EVENT_LOOP, proxy_headers=False
-    )
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=NoDelayHttpProtocol, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -6,6 +6,9 @@ binds the listening socket itself with protocol number 0, and asyncio only turns
 sockets whose protocol is IPPROTO_TCP. A response's headers and body then go out as two small segments, the
 second held back until the client's delayed ACK: about 40 ms added to every request (bench/RESULTS.md;
 0.4 ms with this class). One worker is not affected.
+
+The event loop is uvicorn's default choice ("auto"): uvloop, a dependency, which wakes the loop and hands
+work between threads faster than asyncio's selector loop.
 """
 
 from __future__ import annotations
@@ -14,10 +17,6 @@ import asyncio
 import socket
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-# The event loop `rag serve` runs: uvloop (libuv) wakes the loop and hands work between threads faster
-# than asyncio's selector loop; uvicorn falls back to asyncio's own where uvloop cannot be imported.
-EVENT_LOOP = "auto"
 
 
 class NoDelayHttpProtocol(HttpToolsProtocol):

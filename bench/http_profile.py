@@ -152,7 +152,7 @@ def run(index_dir: Path, work: Path, questions: int, rounds: int, top: int, cach
     import uvicorn
 
     from app.main import create_app
-    from app.transport import EVENT_LOOP, NoDelayHttpProtocol
+    from app.transport import NoDelayHttpProtocol
     from rag import get_embedder, get_settings, load_index
     from rag.logs import configure_logging
     from rag.service import Service
@@ -178,7 +178,6 @@ def run(index_dir: Path, work: Path, questions: int, rounds: int, top: int, cach
         host="127.0.0.1",
         port=port,
         http=NoDelayHttpProtocol,
-        loop=EVENT_LOOP,
         log_config=None,
         access_log=False,
         proxy_headers=False,

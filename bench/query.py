@@ -115,7 +115,7 @@ def over_http(
     The three measurements of a question run in one of their six orders, the next order for the next
     question, so each follows and precedes each other one equally often. A fixed order is not neutral: on
     the 2-core machine, the same code measured 1.18-1.23x in the three fixed orders tried and 1.11x rotated
-    (bench/RESULTS.md, "The HTTP ratio and the order of measurement").
+    (`python -m bench.http_order`; docs/http-profile.md, "Fourth pass").
     """
     client_ms: list[float] = []
     bare: list[float] = []
@@ -145,7 +145,7 @@ def over_http(
                         else:
                             status, body = client.request("POST", "/ask", q.body())
                             elapsed = _ms(t)
-                            if status != 200:
+                            if status != 200:  # counted, not timed; the question's other measurements still run
                                 errors += 1
                                 continue
                             client_ms.append(elapsed)

@@ -55,7 +55,6 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
 
     import uvicorn
 
-    from app.transport import EVENT_LOOP
     from rag.logs import configure_logging
 
     settings = ctx.settings
@@ -90,7 +89,6 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         port=port,
         workers=workers,
         http="app.transport:NoDelayHttpProtocol",  # httptools; Nagle's algorithm off with several workers too
-        loop=EVENT_LOOP,
         log_config=None,  # keep the JSON set-up above; uvicorn's loggers propagate to it
         log_level="info",
         access_log=False,  # app.access writes one line per request, with its request id

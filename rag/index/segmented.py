@@ -362,7 +362,7 @@ class SegmentStore:
         per-segment cut kept (bench/segments.py measures recall against exact search).
         """
         if not self._searched:
-            return list
+            return lambda: []
         propose = proposal_count(want)
 
         def one(at: int) -> tuple[np.ndarray, np.ndarray]:
